@@ -1,0 +1,57 @@
+"""The ``mediawatch`` console command.
+
+Each subcommand lives in ``mediawatch/commands/<name>.py`` with two functions,
+``add_arguments(parser)`` and ``run(args) -> int``; it is imported only when
+invoked, so ``mediawatch search`` does not pay for Scrapy or Airflow imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "es": ("mediawatch.commands.es", "start, stop or inspect the local Elasticsearch node"),
+    "setup": ("mediawatch.commands.setup", "create users, index templates and aliases (idempotent)"),
+    "seeds": ("mediawatch.commands.seeds", "index the seed documents"),
+    "search": ("mediawatch.commands.search", "search indexed coverage"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediawatch", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # Parse only the command name first; the command's own parser handles the rest.
+    top, rest = parser.parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if top.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module_name, help_text = COMMANDS[top.command]
+    module = importlib.import_module(module_name)
+    command_parser = argparse.ArgumentParser(prog=f"mediawatch {top.command}", description=help_text)
+    module.add_arguments(command_parser)
+    args = command_parser.parse_args(rest)
+    from mediawatch.settings import ConfigError
+
+    try:
+        return int(module.run(args) or 0)
+    except ConfigError as exc:
+        print(f"mediawatch {top.command}: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``mediawatch`` console command (see mediawatch.cli)."""

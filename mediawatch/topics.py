@@ -1,0 +1,126 @@
+"""Topic files (``topics/*.yaml``): the data that says which story to follow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mediawatch.settings import ConfigError, Settings
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    core: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    event: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    label: str
+    actors: tuple[str, ...]
+    acts: tuple[str, ...]
+    objects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    kind: str
+    url: str | None = None
+    languages: tuple[str, ...] = ()
+    max_depth: int = 1
+    options: dict[str, Any] = field(default_factory=dict)  # any other keys, kind-specific
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    title: str
+    languages: tuple[str, ...]
+    vocabulary: dict[str, Vocabulary]
+    search_queries: dict[str, tuple[str, ...]]
+    claims: tuple[Claim, ...]
+    sources: tuple[Source, ...]
+    path: Path
+
+    def claim(self, claim_id: str) -> Claim:
+        for claim in self.claims:
+            if claim.id == claim_id:
+                return claim
+        raise KeyError(claim_id)
+
+
+SOURCE_KINDS = {"rss", "atom", "sitemap", "google_news", "gdelt", "page"}
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    # De-duplicate while keeping order: lists are written per language and repeat names.
+    return tuple(dict.fromkeys(value))
+
+
+def load_topic(path: Path) -> Topic:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read topic file {path}: {exc}") from exc
+    if not isinstance(raw, dict) or not raw.get("name"):
+        raise ConfigError(f"{path}: a topic file is a mapping with at least 'name'")
+    name = str(raw["name"])
+    vocabulary = {
+        lang: Vocabulary(
+            core=_strings(v.get("core"), f"{path}: vocabulary.{lang}.core"),
+            context=_strings(v.get("context"), f"{path}: vocabulary.{lang}.context"),
+            event=_strings(v.get("event"), f"{path}: vocabulary.{lang}.event"),
+        )
+        for lang, v in (raw.get("vocabulary") or {}).items()
+    }
+    claims = tuple(
+        Claim(
+            id=str(c["id"]),
+            label=str(c.get("label", c["id"])),
+            actors=_strings(c.get("actors"), f"{path}: claims.{c['id']}.actors"),
+            acts=_strings(c.get("acts"), f"{path}: claims.{c['id']}.acts"),
+            objects=_strings(c.get("objects"), f"{path}: claims.{c['id']}.objects"),
+        )
+        for c in raw.get("claims") or []
+    )
+    sources = []
+    for s in raw.get("sources") or []:
+        kind = s.get("kind")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(f"{path}: source {s.get('id')!r} has unknown kind {kind!r} (one of {sorted(SOURCE_KINDS)})")
+        known = {"id", "kind", "url", "languages", "max_depth"}
+        sources.append(
+            Source(
+                id=str(s["id"]),
+                kind=kind,
+                url=s.get("url"),
+                languages=_strings(s.get("languages"), f"{path}: sources.{s['id']}.languages"),
+                max_depth=int(s.get("max_depth", 1)),
+                options={k: v for k, v in s.items() if k not in known},
+            )
+        )
+    return Topic(
+        name=name,
+        title=str(raw.get("title", name)),
+        languages=_strings(raw.get("languages"), f"{path}: languages"),
+        vocabulary=vocabulary,
+        search_queries={k: _strings(v, f"{path}: search_queries.{k}") for k, v in (raw.get("search_queries") or {}).items()},
+        claims=claims,
+        sources=tuple(sources),
+        path=Path(path),
+    )
+
+
+def discover_topics(settings: Settings) -> list[Topic]:
+    """Every ``*.yaml`` in the topics directory, sorted by file name."""
+    return [load_topic(p) for p in sorted(settings.topics_dir.glob("*.yaml"))]
