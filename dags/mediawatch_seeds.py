@@ -1,0 +1,38 @@
+"""mediawatch_seeds: index the seed documents once (safe to trigger again).
+
+Thin wiring: the work is ``mediawatch.tasks.index_seeds``; seeds have stable
+ids, so a rerun overwrites rather than duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from airflow.sdk import dag, task
+
+from mediawatch.airflow_env import default_task_args
+
+
+@task
+def index_seeds() -> int:
+    from mediawatch import tasks
+    from mediawatch.airflow_env import task_settings
+
+    return tasks.index_seeds(task_settings())
+
+
+@dag(
+    dag_id="mediawatch_seeds",
+    schedule="@once",
+    start_date=datetime(2024, 4, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_task_args(),
+    tags=["mediawatch"],
+    doc_md=__doc__,
+)
+def mediawatch_seeds():
+    index_seeds()
+
+
+mediawatch_seeds()

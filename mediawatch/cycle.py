@@ -1,0 +1,108 @@
+"""One monitoring cycle through Airflow, and the account of what it did.
+
+Used by ``mediawatch run`` (and its end-to-end test): call
+``airflow_env.activate`` first, then :func:`run_cycle`. The DAGs run with
+``dag.test()``, in this process, against the migrated embedded metadata database;
+the account is built from the Airflow runs, the files each stage left beside its
+batch (``mediawatch.tasks``) and counts read back from Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable
+
+from mediawatch import airflow_env, tasks
+from mediawatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def all_batches(settings: Settings) -> set[Path]:
+    return set((settings.state_dir / "batches").glob(f"*/*/{tasks.BATCH_FILE}"))
+
+
+def run_account(dag_run: Any) -> dict:
+    """State of a finished DAG run and of each of its task instances."""
+    instances = sorted(dag_run.get_task_instances(), key=lambda ti: ti.task_id)
+    return {
+        "dag_id": dag_run.dag_id,
+        "run_id": dag_run.run_id,
+        "state": str(dag_run.state),
+        "tasks": {ti.task_id: str(ti.state) for ti in instances},
+    }
+
+
+def index_account(settings: Settings) -> dict:
+    """Documents now searchable, read back with the reader role."""
+    from elasticsearch import ApiError
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    from mediawatch.es import client
+
+    try:
+        reader = client("reader", settings)
+        articles = settings.index_name("articles")
+        reader.indices.refresh(index=articles)
+        return {
+            "articles": reader.count(index=articles)["count"],
+            "seeds": reader.count(index=articles, query={"term": {"source_type": "seed"}})["count"],
+            "alerts": reader.count(index=settings.index_name("alerts"))["count"],
+        }
+    except (ApiError, EsConnectionError) as exc:
+        return {"error": f"{exc.__class__.__name__}: {exc}"}
+
+
+def run_cycle(settings: Settings, environment: dict[str, str], dag_ids: Iterable[str]) -> dict:
+    """Start/set up Elasticsearch, migrate Airflow, run ``dag_ids`` in order; return the account."""
+    from mediawatch import esnode
+    from mediawatch.es import ensure_setup
+
+    if not settings.uses_external_es:
+        node = esnode.start(settings)
+        log.info("Elasticsearch node at %s (%s)", node.url, "already running" if node.reused else "started")
+    ensure_setup(settings)
+    airflow_env.migrate_db(environment)
+    dags = airflow_env.load_dags()
+    before = all_batches(settings)
+    runs = []
+    for dag_id in dag_ids:
+        log.info("running %s", dag_id)
+        runs.append(run_account(dags[dag_id].test()))
+    return {
+        "ok": all(run["state"] == "success" for run in runs),
+        "runs": runs,
+        "batches": [tasks.batch_account(batch) for batch in sorted(all_batches(settings) - before)],
+        "index": index_account(settings),
+    }
+
+
+def format_account(account: dict, settings: Settings) -> str:
+    """The account as text for a person at a terminal."""
+    lines = ["", "mediawatch: one monitoring cycle through Airflow", ""]
+    for run in account["runs"]:
+        lines.append(f"  {run['dag_id']}: {run['state']}")
+        for task_id, state in run["tasks"].items():
+            if state != "success":
+                lines.append(f"    task {task_id}: {state} (its log is above)")
+    for batch in account["batches"]:
+        lines.extend(tasks.describe_batch(batch))
+    index = account["index"]
+    lines.append("")
+    if "error" in index:
+        lines.append(f"  Elasticsearch could not be read: {index['error']}")
+    else:
+        lines.append(
+            f"  searchable now: {index['articles']} articles ({index['seeds']} seeds), {index['alerts']} alerts"
+            f" in {settings.index_name('articles')} / {settings.index_name('alerts')}"
+        )
+    lines += [
+        "",
+        "  search:      mediawatch search \"Jorge Glas\"",
+        "  keep watching (scheduler, DAG processor and UI on http://127.0.0.1:8080):",
+        "               mediawatch airflow standalone",
+        "  (the login is printed by Airflow and kept in var/airflow/simple_auth_manager_passwords.json.generated)",
+        "",
+    ]
+    return "\n".join(lines)

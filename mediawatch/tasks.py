@@ -1,0 +1,196 @@
+"""The work of each Airflow task, as plain functions over paths and settings.
+
+The DAG files in ``dags/`` only wire these together; everything here runs (and
+is tested) without Airflow. Batches move between tasks by path: a crawl writes
+``batch.jsonl`` into its own directory under
+``<state_dir>/batches/<topic>/<UTC timestamp>/``, and each later stage leaves a
+marker file next to it when it has finished with that batch:
+
+- ``process_report.json``: processed, and every document either indexed or in
+  the spool (``processors.indexing``) waiting for Elasticsearch;
+- ``alerts.json``: alerts raised for the batch.
+
+A stage always works through *every* batch of its topic that lacks its marker,
+oldest first, so a run that failed half-way (crawl killed, Elasticsearch down,
+alerting broken) is finished by the next run; nothing depends on the failed
+run being retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mediawatch.settings import Settings
+from mediawatch.topics import load_topic
+
+log = logging.getLogger(__name__)
+
+BATCH_FILE = "batch.jsonl"
+PROCESSED_FILE = "processed.jsonl"
+PROCESS_MARKER = "process_report.json"
+ALERTS_MARKER = "alerts.json"
+
+
+class ElasticsearchUnavailable(RuntimeError):
+    """Elasticsearch could not be reached; the message says where and what is kept."""
+
+
+def topic_batches_dir(settings: Settings, topic_name: str) -> Path:
+    return settings.state_dir / "batches" / topic_name
+
+
+def new_batch_dir(settings: Settings, topic_name: str) -> Path:
+    """A fresh directory for one crawl; the name sorts in crawl order."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = topic_batches_dir(settings, topic_name) / stamp
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write atomically: a marker is either complete or absent."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _batches(settings: Settings, topic_name: str) -> list[Path]:
+    return sorted(topic_batches_dir(settings, topic_name).glob(f"*/{BATCH_FILE}"))
+
+
+def unprocessed_batches(settings: Settings, topic_name: str) -> list[Path]:
+    """Batches crawled (completely or not) whose documents are not yet indexed or spooled."""
+    return [b for b in _batches(settings, topic_name) if not (b.parent / PROCESS_MARKER).exists()]
+
+
+def unalerted_batches(settings: Settings, topic_name: str) -> list[Path]:
+    """Processed batches whose alerts have not been raised yet."""
+    return [
+        b
+        for b in _batches(settings, topic_name)
+        if (b.parent / PROCESS_MARKER).exists() and not (b.parent / ALERTS_MARKER).exists()
+    ]
+
+
+def allow_private_hosts() -> bool:
+    """Whether crawls may fetch private/loopback addresses (local test webs, intranets).
+
+    Off unless ``MEDIAWATCH_CRAWL_ALLOW_PRIVATE_HOSTS`` is true: a feed must not
+    be able to point the crawler at internal services.
+    """
+    return (os.environ.get("MEDIAWATCH_CRAWL_ALLOW_PRIVATE_HOSTS") or "").lower() in {"1", "true", "yes"}
+
+
+# --- the stages ----------------------------------------------------------------------
+
+
+def crawl_topic(topic_path: Path, settings: Settings) -> Path:
+    """Crawl a topic's sources (Scrapy in a subprocess) into a new batch; returns its path."""
+    from crawlers.runner import run_crawl
+
+    topic = load_topic(topic_path)
+    out_dir = new_batch_dir(settings, topic.name)
+    result = run_crawl(Path(topic_path), out_dir, allow_private_hosts=allow_private_hosts(), settings=settings)
+    log.info("crawl of %s: %s", topic.name, json.dumps(result.summary, default=str)[:2000])
+    return Path(result.batch_path)
+
+
+def _ensure_elasticsearch(settings: Settings) -> None:
+    """Templates and aliases exist, and documents spooled by earlier runs are delivered."""
+    from elasticsearch import ConnectionError as EsConnectionError
+
+    from mediawatch.es import ensure_setup, es_url
+    from processors.indexing import IndexingError, deliver_spool
+
+    try:
+        ensure_setup(settings)
+    except EsConnectionError as exc:
+        raise ElasticsearchUnavailable(
+            f"Elasticsearch at {es_url(settings)} is unreachable ({exc.__class__.__name__}); crawled "
+            "batches are kept and the next run indexes them (local node: `mediawatch es start`)"
+        ) from exc
+    try:
+        report = deliver_spool(settings)
+    except IndexingError as exc:
+        raise ElasticsearchUnavailable(f"{exc} (documents from earlier runs stay in the spool)") from exc
+    if report.indexed or report.unchanged or report.spooled or report.dead:
+        log.info("spool from earlier runs: %s", report)
+
+
+def index_topic(topic_path: Path, batch_path: Path, settings: Settings) -> Path:
+    """Process and index every unprocessed batch of the topic, ``batch_path`` included.
+
+    Returns the processed file of ``batch_path``. When Elasticsearch fails
+    mid-way the documents are in the spool; the batch is marked so it is not
+    processed twice, and the task fails so that the run shows it.
+    """
+    from processors.indexing import IndexingError
+    from processors.pipeline import process_batch
+
+    topic = load_topic(topic_path)
+    _ensure_elasticsearch(settings)
+    for batch in unprocessed_batches(settings, topic.name):
+        try:
+            report = process_batch(batch, topic, settings=settings)
+        except IndexingError as exc:
+            _write_json(batch.parent / PROCESS_MARKER, {"spooled": True, "error": str(exc)})
+            raise ElasticsearchUnavailable(
+                f"indexing {batch} failed: {exc}; its documents are spooled and the next run delivers them"
+            ) from exc
+        _write_json(batch.parent / PROCESS_MARKER, report.to_dict())
+        log.info("processed %s: %s", batch, json.dumps(report.to_dict(), default=str)[:2000])
+    return Path(batch_path).with_name(PROCESSED_FILE)
+
+
+def alert_topic(topic_path: Path, processed_path: Path, settings: Settings) -> Path:
+    """Raise alerts for every processed batch of the topic not alerted yet.
+
+    Returns the alerts file of ``processed_path``'s batch.
+    """
+    from processors.alerts import raise_alerts
+
+    topic = load_topic(topic_path)
+    for batch in unalerted_batches(settings, topic.name):
+        alerts = raise_alerts(batch.with_name(PROCESSED_FILE), topic, settings=settings)
+        _write_json(batch.parent / ALERTS_MARKER, alerts)
+        log.info("%s: %d alerts", batch.parent.name, len(alerts))
+    return Path(processed_path).with_name(ALERTS_MARKER)
+
+
+def index_seeds(settings: Settings) -> int:
+    """Index the seed documents (idempotent: seeds have stable ids)."""
+    from mediawatch import seeds
+
+    _ensure_elasticsearch(settings)
+    return seeds.index_seeds(settings)
+
+
+def reprocess_archive(settings: Settings) -> dict:
+    """Re-extract archived pages into a new versioned index; the alias moves only on success."""
+    from processors.reprocess import reprocess
+
+    _ensure_elasticsearch(settings)
+    return reprocess(settings)
+
+
+# --- accounting ----------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def batch_account(batch_path: Path) -> dict:
+    """What happened to one batch, from the files the stages left beside it."""
+    folder = batch_path.parent
+    return {
+        "batch": str(batch_path),
+        "crawl": _read_json(folder / "summary.json"),
+        "process": _read_json(folder / PROCESS_MARKER),
+        "alerts": _read_json(folder / ALERTS_MARKER),
+    }
