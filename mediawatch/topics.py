@@ -14,8 +14,11 @@ from mediawatch.settings import ConfigError, Settings
 @dataclass(frozen=True)
 class Vocabulary:
     core: tuple[str, ...] = ()
-    context: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()  # all context terms (the union of the facets)
     event: tuple[str, ...] = ()
+    # Context terms grouped by what they name (e.g. "ecuador", "mexico"); written in
+    # the topic file as a mapping under `context`. A plain list is one facet, "context".
+    context_facets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,10 @@ class Claim:
     actors: tuple[str, ...]
     acts: tuple[str, ...]
     objects: tuple[str, ...]
+    # Words that turn a sentence into a denial ("denied", "no evidence", "negó").
+    negations: tuple[str, ...] = ()
+    # Most words allowed between the actor and the act in one sentence.
+    max_distance: int = 8
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,14 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _facets(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    """`context` is either a list (one facet) or a mapping facet name -> list."""
+    if isinstance(value, dict):
+        return {str(name): _strings(terms, f"{where}.{name}") for name, terms in value.items()}
+    terms = _strings(value, where)
+    return {"context": terms} if terms else {}
+
+
 def load_topic(path: Path) -> Topic:
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -75,14 +90,15 @@ def load_topic(path: Path) -> Topic:
     if not isinstance(raw, dict) or not raw.get("name"):
         raise ConfigError(f"{path}: a topic file is a mapping with at least 'name'")
     name = str(raw["name"])
-    vocabulary = {
-        lang: Vocabulary(
+    vocabulary = {}
+    for lang, v in (raw.get("vocabulary") or {}).items():
+        facets = _facets(v.get("context"), f"{path}: vocabulary.{lang}.context")
+        vocabulary[lang] = Vocabulary(
             core=_strings(v.get("core"), f"{path}: vocabulary.{lang}.core"),
-            context=_strings(v.get("context"), f"{path}: vocabulary.{lang}.context"),
+            context=tuple(dict.fromkeys(term for terms in facets.values() for term in terms)),
             event=_strings(v.get("event"), f"{path}: vocabulary.{lang}.event"),
+            context_facets=facets,
         )
-        for lang, v in (raw.get("vocabulary") or {}).items()
-    }
     claims = tuple(
         Claim(
             id=str(c["id"]),
@@ -90,6 +106,8 @@ def load_topic(path: Path) -> Topic:
             actors=_strings(c.get("actors"), f"{path}: claims.{c['id']}.actors"),
             acts=_strings(c.get("acts"), f"{path}: claims.{c['id']}.acts"),
             objects=_strings(c.get("objects"), f"{path}: claims.{c['id']}.objects"),
+            negations=_strings(c.get("negations"), f"{path}: claims.{c['id']}.negations"),
+            max_distance=int(c.get("max_distance", 8)),
         )
         for c in raw.get("claims") or []
     )
