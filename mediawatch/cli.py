@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if top.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not top.verbose:
+        # One INFO line per HTTP request drowns what the command itself says.
+        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     module_name, help_text = COMMANDS[top.command]
     module = importlib.import_module(module_name)
     command_parser = argparse.ArgumentParser(prog=f"mediawatch {top.command}", description=help_text)

@@ -37,6 +37,7 @@ class Settings:
     es_admin_user: str | None
     es_admin_password: str | None
     local_es_port: int
+    local_es_home: Path | None
     local_es_version: str
     local_es_heap: str
     # True when the URL of an external cluster is configured; otherwise the project
@@ -52,8 +53,10 @@ class Settings:
 
     @property
     def local_es_dir(self) -> Path:
-        """The embedded node (shared by all namespaces: indices are what namespaces separate)."""
-        return self.home / "elasticsearch"
+        """The embedded node. One node serves every namespace (indices are what namespaces
+        separate), so tests that give each module its own MEDIAWATCH_HOME point
+        MEDIAWATCH_LOCAL_ES_HOME at the shared node."""
+        return self.local_es_home or self.home / "elasticsearch"
 
     def index_name(self, kind: str) -> str:
         """Alias name for an index family (``articles``, ``alerts``).
@@ -94,6 +97,7 @@ def load_settings() -> Settings:
         es_admin_user=_env("MEDIAWATCH_ES_ADMIN_USER"),
         es_admin_password=_env("MEDIAWATCH_ES_ADMIN_PASSWORD"),
         local_es_port=port,
+        local_es_home=Path(_env("MEDIAWATCH_LOCAL_ES_HOME")).resolve() if _env("MEDIAWATCH_LOCAL_ES_HOME") else None,
         local_es_version=_env("MEDIAWATCH_LOCAL_ES_VERSION") or "8.19.21",
         local_es_heap=_env("MEDIAWATCH_LOCAL_ES_HEAP") or "512m",
     )
