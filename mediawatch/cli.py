@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "setup": ("mediawatch.commands.setup", "create users, index templates and aliases (idempotent)"),
     "seeds": ("mediawatch.commands.seeds", "index the seed documents"),
     "search": ("mediawatch.commands.search", "search indexed coverage"),
+    "serve": ("mediawatch.commands.serve", "serve the analyst page (search, facets, alerts) on 127.0.0.1"),
 }
 
 
