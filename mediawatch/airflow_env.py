@@ -63,11 +63,9 @@ def activate(settings: Settings | None = None, home: Path | None = None) -> dict
     already imported with another home: it would silently use the wrong database.
     """
     settings = settings or load_settings()
-    effective = {}
-    for name, value in embedded_environment(settings, home).items():
-        if home is not None:
-            os.environ[name] = value  # an explicit home (tests) is a whole environment
-        effective[name] = os.environ.setdefault(name, value)
+    embedded = embedded_environment(settings, home)
+    # An explicit home (tests) is a whole environment; otherwise set values win.
+    effective = embedded if home is not None else {name: os.environ.get(name) or value for name, value in embedded.items()}
     if "airflow" in sys.modules:
         from airflow.configuration import AIRFLOW_HOME
 
@@ -76,6 +74,7 @@ def activate(settings: Settings | None = None, home: Path | None = None) -> dict
                 f"airflow was imported with AIRFLOW_HOME={AIRFLOW_HOME} before the mediawatch "
                 f"environment ({effective['AIRFLOW_HOME']}) was activated"
             )
+    os.environ.update(effective)
     Path(effective["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     return effective
 
@@ -105,6 +104,13 @@ def migrate_db(environment: dict[str, str]) -> bool:
         raise ConfigError(f"`airflow db migrate` failed ({database}):\n{result.stderr[-2000:]}")
     stamp.touch()
     return True
+
+
+def prepare(settings: Settings | None = None, home: Path | None = None) -> dict[str, str]:
+    """:func:`activate`, then :func:`migrate_db`: ready for ``dag.test()`` in this process."""
+    environment = activate(settings, home)
+    migrate_db(environment)
+    return environment
 
 
 def settings_with_connection(settings: Settings, connection: Any) -> Settings:

@@ -1,7 +1,7 @@
 """One monitoring cycle through Airflow, and the account of what it did.
 
 Used by ``mediawatch run`` (and its end-to-end test): call
-``airflow_env.activate`` first, then :func:`run_cycle`. The DAGs run with
+``airflow_env.prepare`` first, then :func:`run_cycle`. The DAGs run with
 ``dag.test()``, in this process, against the migrated embedded metadata database;
 the account is built from the Airflow runs, the files each stage left beside its
 batch (``mediawatch.tasks``) and counts read back from Elasticsearch.
@@ -54,8 +54,11 @@ def index_account(settings: Settings) -> dict:
         return {"error": f"{exc.__class__.__name__}: {exc}"}
 
 
-def run_cycle(settings: Settings, environment: dict[str, str], dag_ids: Iterable[str]) -> dict:
-    """Start/set up Elasticsearch, migrate Airflow, run ``dag_ids`` in order; return the account."""
+def run_cycle(settings: Settings, dag_ids: Iterable[str]) -> dict:
+    """Start/set up Elasticsearch, run ``dag_ids`` in order; return the account.
+
+    Needs the Airflow environment prepared (``airflow_env.prepare``) before.
+    """
     from mediawatch import esnode
     from mediawatch.es import ensure_setup
 
@@ -63,7 +66,6 @@ def run_cycle(settings: Settings, environment: dict[str, str], dag_ids: Iterable
         node = esnode.start(settings)
         log.info("Elasticsearch node at %s (%s)", node.url, "already running" if node.reused else "started")
     ensure_setup(settings)
-    airflow_env.migrate_db(environment)
     dags = airflow_env.load_dags()
     before = all_batches(settings)
     runs = []

@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    environment = airflow_env.activate(settings)
+    airflow_env.prepare(settings)
     from mediawatch import cycle
 
-    account = cycle.run_cycle(settings, environment, CYCLE_DAGS)
+    account = cycle.run_cycle(settings, CYCLE_DAGS)
     print(cycle.format_account(account, settings))
     return 0 if account["ok"] else 1
