@@ -1,0 +1,1 @@
+"""The analyst page served by ``mediawatch serve`` (see mediawatch.web.app)."""
