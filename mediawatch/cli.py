@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "seeds": ("mediawatch.commands.seeds", "index the seed documents"),
     "search": ("mediawatch.commands.search", "search indexed coverage"),
     "serve": ("mediawatch.commands.serve", "serve the analyst page (search, facets, alerts) on 127.0.0.1"),
+    "run": ("mediawatch.commands.run", "one full monitoring cycle through Airflow (seeds, crawl, index, alerts)"),
+    "airflow": ("mediawatch.commands.airflow", "the airflow command on the embedded environment (e.g. `standalone`)"),
 }
 
 
