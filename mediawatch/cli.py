@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "setup": ("mediawatch.commands.setup", "create users, index templates and aliases (idempotent)"),
     "seeds": ("mediawatch.commands.seeds", "index the seed documents"),
     "search": ("mediawatch.commands.search", "search indexed coverage"),
+    "crawl": ("mediawatch.commands.crawl", "discover and fetch new coverage of a topic (Scrapy, own process)"),
     "process": ("mediawatch.commands.process", "process a crawl batch: extract, assess, deduplicate, tag claims, index, alert"),
     "alerts": ("mediawatch.commands.alerts", "list alerts (an outlet carrying a claim for the first time)"),
     "reprocess": ("mediawatch.commands.reprocess", "re-extract the WARC archive into a new index, then switch the alias"),

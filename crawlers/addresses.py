@@ -1,0 +1,71 @@
+"""Which network addresses a crawl may connect to.
+
+URLs found in feeds and pages are untrusted: a feed entry pointing at
+``http://169.254.169.254/`` or ``http://localhost:6379/`` must not make the
+crawler talk to the metadata service or an internal port. A URL is refused when
+its scheme is not http(s) or when any address its host resolves to falls in a
+non-public class that the configuration does not explicitly allow.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Collection
+from urllib.parse import urlsplit
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+# Cloud metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba). They are
+# link-local or carrier-grade NAT addresses as well; naming them makes the refusal reason explicit.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+
+# Classes that --allow-private-hosts turns on (tests and demos serve from 127.0.0.1).
+PRIVATE_HOST_CLASSES = frozenset({"loopback", "private"})
+
+Resolver = Callable[[str], list[str]]
+
+
+def address_class(address: str) -> str | None:
+    """The non-public class of an IP address (``loopback``, ``private``, ``link_local``,
+    ``metadata``, ``multicast``, ``reserved``, ``unspecified``, ``non_public``), or None if public."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return "metadata"
+    for name in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
+        if getattr(ip, f"is_{name}"):
+            return name
+    return None if ip.is_global else "non_public"
+
+
+def resolve_host(host: str) -> list[str]:
+    """Every address ``host`` resolves to (IP literals resolve to themselves)."""
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+
+
+def refusal_reason(url: str, allowed_classes: Collection[str] = (), resolve: Resolver = resolve_host) -> str | None:
+    """Why ``url`` must not be fetched (``scheme:<s>`` or ``address:<class>:<ip>``), or None.
+
+    A host that does not resolve is not refused here: the download then fails
+    with a DNS error, which is recorded as a failure of an unreachable host.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        return f"scheme:{scheme or 'none'}"
+    host = parts.hostname
+    if not host:
+        return "address:no_host"
+    try:
+        addresses = resolve(host)
+    except (OSError, UnicodeError):
+        return None
+    for address in addresses:
+        kind = address_class(address)
+        if kind is not None and kind not in allowed_classes:
+            return f"address:{kind}:{address}"
+    return None
