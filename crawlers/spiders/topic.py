@@ -118,7 +118,10 @@ class TopicSpider(scrapy.Spider):
             visit.outcome, visit.reason = "not_modified", "conditional_get"
             yield visit
             return
-        if source["kind"] == "page" or (source["kind"] == "auto" and looks_like_html(response.body)):
+        if source["kind"] == "auto" and looks_like_html(response.body):
+            # A --source URL: what it lists is attributed to what it turned out to be.
+            source = response.meta["mw_source"] = {**source, "kind": "page"}
+        if source["kind"] == "page":
             visit.listing_kind = "page"
             links = list(self._same_site_links(response))
             for link in links:
@@ -145,7 +148,6 @@ class TopicSpider(scrapy.Spider):
         for child in listing.children:
             yield self._source_request(child, source, response.meta["mw_path"])
         if source["kind"] == "auto":
-            # A --source URL: its entries are attributed to what it turned out to be.
             response.meta["mw_source"] = {**source, "kind": listing.kind}
         for entry in listing.entries:
             publisher_url = decode_google_news_link(entry.url)

@@ -32,7 +32,10 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from typing import Any
 from xml.sax.saxutils import escape
+
+import yaml
 
 from mediawatch.settings import PROJECT_ROOT
 
@@ -166,6 +169,11 @@ class LocalWeb:
         """Answer every path starting with ``prefix`` with ``handler(path, query)``."""
         with self._lock:
             self._handlers.append((prefix, handler))
+
+    def served_body(self, path: str) -> bytes:
+        """The body served at ``path`` (a page or plain reply), as sent."""
+        with self._lock:
+            return self._static[path].body
 
     def hits(self, path: str) -> int:
         """How many GET requests asked for ``path`` (query string included when given)."""
@@ -413,3 +421,36 @@ def build_fixture_site(web: LocalWeb, pages: int = 16, slow_seconds: float = 4.0
         sitemap_articles=sitemap_articles, section_articles=section_articles, google_articles=google_articles,
         gdelt_articles=gdelt_articles, special=special, legacy_text=LEGACY_PHRASE,
     )
+
+
+# Production settings with throttling off and small limits, so the awkward cases
+# (timeouts, retries, size limit) resolve in seconds; everything else stays on.
+FAST_CRAWL = {
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    "DOWNLOAD_TIMEOUT": 2,
+    "RETRY_TIMES": 1,
+    "MEDIAWATCH_RETRY_BACKOFF_BASE": 0.2,
+    "DOWNLOAD_MAXSIZE": 1024 * 1024,
+}
+
+
+def write_topic(path: Path, sources: list[dict[str, Any]], base: Path = PROJECT_ROOT / "topics" / "glas_embassy.yaml") -> Path:
+    """A copy of the project's topic (vocabulary, queries, claims) with ``sources`` replaced."""
+    topic = yaml.safe_load(base.read_text(encoding="utf-8"))
+    topic["sources"] = sources
+    path.write_text(yaml.safe_dump(topic, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def fixture_sources(site: FixtureSite, languages: tuple[str, ...] = ("es",)) -> list[dict[str, Any]]:
+    """One source of every kind, all on the fixture site."""
+    return [
+        {"id": "local_rss", "kind": "rss", "url": site.rss},
+        {"id": "local_atom", "kind": "atom", "url": site.atom},
+        {"id": "local_sitemap", "kind": "sitemap", "url": site.sitemap_index},
+        {"id": "local_section", "kind": "page", "url": site.section, "max_depth": 1},
+        {"id": "local_google_news", "kind": "google_news", "languages": list(languages), "base_url": site.google_news_base},
+        {"id": "local_gdelt", "kind": "gdelt", "languages": list(languages), "base_url": site.gdelt_base},
+    ]
