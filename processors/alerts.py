@@ -27,6 +27,7 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -35,7 +36,6 @@ from elasticsearch import ConflictError, Elasticsearch
 from mediawatch import es as es_access
 from mediawatch.settings import Settings, load_settings
 from mediawatch.topics import Topic
-from processors.indexing import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ class Channels:
     def from_env(cls) -> "Channels":
         timeout = os.environ.get(WEBHOOK_TIMEOUT_ENV) or "10"
         return cls(webhook_url=os.environ.get(WEBHOOK_URL_ENV) or None, webhook_timeout_s=float(timeout))
+
+
+def _now() -> str:
+    # Milliseconds: alerts raised in one run still list in the order they were raised.
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def alert_id(topic: str, claim_id: str, outlet: str) -> str:
@@ -184,7 +189,7 @@ def raise_alerts(
             delivered_to: list[str] = []
         else:
             delivered_to = ["log"] + ([WEBHOOK_PENDING] if channels.webhook_url else [])
-        alert = {**candidate, "alerted_at": now_iso(), "baseline": baseline, "delivered_to": delivered_to}
+        alert = {**candidate, "alerted_at": _now(), "baseline": baseline, "delivered_to": delivered_to}
         try:
             es.create(index=index, id=alert["id"], document=alert, refresh=True)
         except ConflictError:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from elasticsearch import Elasticsearch
+from warcio.exceptions import ArchiveLoadFailed
 
 from crawlers.archive import read_response
 from mediawatch import es as es_access
@@ -118,6 +119,12 @@ def enrich(article: Article, topic: Topic) -> Article:
     return article
 
 
+def _describe(exc: Exception) -> str:
+    """A short, printable reason (messages may quote the junk bytes that caused them)."""
+    detail = str(exc)[:120].encode("ascii", "backslashreplace").decode("ascii")
+    return f"{exc.__class__.__name__}: {detail}"
+
+
 def _skip_reason_for_page(page: FetchedPage) -> str | None:
     if not page.warc_file or page.warc_offset is None:
         return "no archived response"
@@ -138,8 +145,8 @@ def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path) ->
         return PageResult(line, page.url, "skipped", reason)
     try:
         response = read_response(state_dir, page.warc_file, page.warc_offset)
-    except (OSError, ValueError, EOFError) as exc:
-        return PageResult(line, page.url, "skipped", f"archive unreadable: {exc.__class__.__name__}: {exc}")
+    except (OSError, ValueError, EOFError, ArchiveLoadFailed) as exc:
+        return PageResult(line, page.url, "skipped", f"archive unreadable: {_describe(exc)}")
     try:
         article = extract_article(response.body, url, encoding=page.encoding)
     except ExtractionError as exc:
@@ -181,7 +188,7 @@ def _analyse_in_worker(item: tuple[int, dict | str]) -> PageResult:
     except Exception as exc:  # one bad page must not stop the batch; the traceback goes to the log
         log.error("line %d: unexpected error\n%s", line, traceback.format_exc())
         url = raw.get("url", "") if isinstance(raw, dict) else ""
-        return PageResult(line, url, "skipped", f"unexpected error: {exc.__class__.__name__}: {exc}")
+        return PageResult(line, url, "skipped", f"unexpected error: {_describe(exc)}")
 
 
 def worker_count() -> int:
