@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ from datasketch import MinHash, MinHashLSH
 
 from mediawatch.records import Article
 from mediawatch.settings import ConfigError
-from processors.text import shingles, words
+from processors.text import shingles, skeleton_words, words
 
 SHINGLE_WORDS = 3
 # A copy that contains (almost) all of a shorter text is a truncation or a
@@ -103,11 +104,10 @@ def article_key(article: Article) -> str:
 class DuplicateIndex:
     """Persistent duplicate groups; see the module docstring."""
 
-    def __init__(self, state_dir: Path, *, threshold: float = 0.5, num_perm: int = 128):
+    def __init__(self, state_dir: Path, *, threshold: float = 0.5, num_perm: int = 256):
         self.threshold = threshold
         self.num_perm = num_perm
-        candidate_lsh = MinHashLSH(threshold=threshold * CANDIDATE_THRESHOLD_RATIO, num_perm=num_perm)
-        self._bands, self._rows = candidate_lsh.b, candidate_lsh.r
+        self._bands, self._rows = _band_shape(threshold * CANDIDATE_THRESHOLD_RATIO, num_perm)
         self.changed_originals: list[str] = []  # set by each assign()
         directory = Path(state_dir) / "dedup"
         directory.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,11 @@ class DuplicateIndex:
         if not tokens:
             return _Fingerprint(None, 0, None)
         content_hash = hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
-        grams = shingles(tokens, SHINGLE_WORDS)
+        # Shingles of word skeletons, so that a copy that lost its accents to a wrong
+        # encoding still shares them; the hash above keeps the full words.
+        grams = shingles(skeleton_words(text), SHINGLE_WORDS)
+        if not grams:  # only vowels ("a e o"): nothing to compare but the hash
+            return _Fingerprint(content_hash, 0, None)
         minhash = MinHash(num_perm=self.num_perm, seed=1)
         minhash.update_batch([g.encode("utf-8") for g in grams])
         return _Fingerprint(content_hash, len(grams), minhash.hashvalues.astype(np.uint64))
@@ -187,6 +191,8 @@ class DuplicateIndex:
         ).fetchone()
         if row:
             return row[0]
+        if fingerprint.signature is None:
+            return None
         candidates: set[str] = set()
         for band, bucket in self._buckets(fingerprint.signature):
             rows = self._db.execute(
@@ -277,6 +283,17 @@ class DuplicateIndex:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+@lru_cache(maxsize=8)
+def _band_shape(threshold: float, num_perm: int) -> tuple[int, int]:
+    """LSH bands x rows that balance misses and false candidates at ``threshold``.
+
+    datasketch integrates the probability curves to choose them, which takes a
+    third of a second: computed once per parameter set.
+    """
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
 
 
 def _new_group_id(key: str) -> str:

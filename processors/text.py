@@ -66,6 +66,35 @@ def words(text: str) -> list[str]:
     return normalise(text).split()
 
 
+# Characters dropped from Latin-script words by ``skeleton_words``: vowels, and
+# whatever is not ASCII once folded ("ß", "ø", and U+FFFD where a letter was lost).
+_SKELETON_DROP_RE = re.compile(r"[aeiou]|[^\x00-\x7f]")
+_TOKEN_RE = re.compile(r"[\w\ufffd]+")
+
+
+def _is_latin(token: str) -> bool:
+    return token.isascii() or all(
+        not c.isalpha() or c.isascii() or c == "\ufffd" or "LATIN" in unicodedata.name(c, "") for c in token
+    )
+
+
+def skeleton_words(text: str) -> list[str]:
+    """Words reduced to what survives a lost encoding: Latin-script words keep their consonants.
+
+    A page served as latin-1 and read as UTF-8 loses every accented letter
+    ("México" -> "M\ufffdxico"); without vowels and non-ASCII letters both are
+    "mxc". Words in other scripts are kept whole. For comparing texts (shingles),
+    not for showing them.
+    """
+    repaired = unicodedata.normalize("NFC", repair_mojibake(text))
+    skeletons = []
+    for token in _TOKEN_RE.findall(fold(repaired)):
+        skeleton = _SKELETON_DROP_RE.sub("", token) if _is_latin(token) else token
+        if skeleton:
+            skeletons.append(skeleton)
+    return skeletons
+
+
 def shingles(tokens: list[str], size: int) -> set[str]:
     """Word n-grams of ``size`` words (a text shorter than that is one shingle)."""
     if len(tokens) < size:
