@@ -27,6 +27,9 @@ _CLAUSE_BREAK_RE = re.compile(r"[,;:()\[\]—–]| - ")
 # Words just before the earlier of actor and act that can still negate the pair:
 # "there is no evidence that the CIA planned ...".
 NEGATION_LOOKBACK_WORDS = 5
+# A "sentence" of unpunctuated text can run for pages; the passage shown in an
+# alert is then cut to this many characters around the actor and the act.
+MAX_PASSAGE_CHARS = 400
 
 
 @dataclass
@@ -74,18 +77,32 @@ def _pair_holds(sentence: str, actor: Hit, act: Hit, negations: list[Hit], max_d
     return True
 
 
-def _sentence_carries(sentence: str, matchers: _ClaimMatchers) -> bool:
+def _carrying_pair(sentence: str, matchers: _ClaimMatchers) -> tuple[int, int] | None:
+    """Start and end of the first actor/act pair that carries the claim in ``sentence``."""
     folded = fold(sentence)
     if not matchers.objects.find(sentence, folded):
-        return False
+        return None
     actors = matchers.actors.find(sentence, folded)
     acts = matchers.acts.find(sentence, folded) if actors else []
-    if not acts:
-        return False
-    negations = matchers.negations.find(sentence, folded) if matchers.negations else []
-    return any(
-        _pair_holds(sentence, actor, act, negations, matchers.claim.max_distance) for actor in actors for act in acts
-    )
+    negations = matchers.negations.find(sentence, folded) if acts and matchers.negations else []
+    for actor in actors:
+        for act in acts:
+            if _pair_holds(sentence, actor, act, negations, matchers.claim.max_distance):
+                return min(actor.start, act.start), max(actor.end, act.end)
+    return None
+
+
+def _passage(sentence: str, start: int, end: int) -> str:
+    """The sentence, or for an overlong one the words around ``start:end``."""
+    if len(sentence) <= MAX_PASSAGE_CHARS:
+        return sentence
+    margin = max(0, (MAX_PASSAGE_CHARS - (end - start)) // 2)
+    left, right = max(0, start - margin), min(len(sentence), end + margin)
+    while 0 < left < start and not sentence[left - 1].isspace():  # whole words only
+        left += 1
+    while end < right < len(sentence) and not sentence[right].isspace():
+        right -= 1
+    return ("…" if left > 0 else "") + sentence[left:right].strip() + ("…" if right < len(sentence) else "")
 
 
 def match_claims(article: Article, topic: Topic) -> list[ClaimMatch]:
@@ -94,7 +111,9 @@ def match_claims(article: Article, topic: Topic) -> list[ClaimMatch]:
     sentences = [text[span.start : span.end] for span in sentence_spans(text)]
     matches = []
     for matchers in _matchers(topic):
-        passage = next((s for s in sentences if _sentence_carries(s, matchers)), None)
-        if passage is not None:
-            matches.append(ClaimMatch(claim_id=matchers.claim.id, passage=passage))
+        for sentence in sentences:
+            pair = _carrying_pair(sentence, matchers)
+            if pair is not None:
+                matches.append(ClaimMatch(claim_id=matchers.claim.id, passage=_passage(sentence, *pair)))
+                break
     return matches

@@ -12,7 +12,7 @@ import pytest
 from mediawatch.records import Article
 from mediawatch.settings import PROJECT_ROOT
 from mediawatch.topics import load_topic
-from processors.claims import match_claims
+from processors.claims import MAX_PASSAGE_CHARS, match_claims
 
 TOPIC = load_topic(PROJECT_ROOT / "topics" / "glas_embassy.yaml")
 CLAIM = "us_planned_raid"
@@ -108,3 +108,11 @@ def test_no_real_corpus_page_carries_the_claim(shared_dir):
     texts = ["\n".join(page.get("with", [])) for page in segments.values()] + [p["articleBody"] for p in gold.values()]
     assert len(texts) == 551
     assert [t[:80] for t in texts if _claims(t)] == []
+
+
+def test_an_overlong_sentence_is_cut_around_the_claim():
+    # Unpunctuated text (a transcript, a broken extraction) is one long "sentence".
+    text = "word " * 300 + "sources say the CIA planned the raid on the embassy " + "more " * 300
+    [match] = _claims(text)
+    assert "the CIA planned the raid" in match.passage
+    assert len(match.passage) <= MAX_PASSAGE_CHARS + 2 and match.passage.startswith("…") and match.passage.endswith("…")
