@@ -16,11 +16,11 @@ from mediawatch.airflow_env import default_task_args
 
 
 @task
-def reprocess() -> dict:
+def reprocess() -> str:
     from mediawatch import tasks
     from mediawatch.airflow_env import task_settings
 
-    return tasks.reprocess_archive(task_settings())
+    return str(tasks.reprocess_archive(task_settings()))
 
 
 @dag(

@@ -6,6 +6,7 @@ is tested) without Airflow. Batches move between tasks by path: a crawl writes
 ``<state_dir>/batches/<topic>/<UTC timestamp>/``, and each later stage leaves a
 marker file next to it when it has finished with that batch:
 
+- ``summary.json`` (written by the crawler): the crawl finished;
 - ``process_report.json``: processed, and every document either indexed or in
   the spool (``processors.indexing``) waiting for Elasticsearch;
 - ``alerts.json``: alerts raised for the batch.
@@ -31,6 +32,7 @@ from mediawatch.topics import load_topic
 log = logging.getLogger(__name__)
 
 BATCH_FILE = "batch.jsonl"
+SUMMARY_FILE = "summary.json"
 PROCESSED_FILE = "processed.jsonl"
 PROCESS_MARKER = "process_report.json"
 ALERTS_MARKER = "alerts.json"
@@ -64,8 +66,17 @@ def _batches(settings: Settings, topic_name: str) -> list[Path]:
 
 
 def unprocessed_batches(settings: Settings, topic_name: str) -> list[Path]:
-    """Batches crawled (completely or not) whose documents are not yet indexed or spooled."""
-    return [b for b in _batches(settings, topic_name) if not (b.parent / PROCESS_MARKER).exists()]
+    """Complete batches whose documents are not yet indexed or spooled.
+
+    A crawl is complete when it wrote its summary. The pages of a crawl killed
+    before that are delivered again by the next crawl (``crawlers.state``), so
+    its partial batch is left alone (with its log) rather than processed twice.
+    """
+    return [
+        b
+        for b in _batches(settings, topic_name)
+        if (b.parent / SUMMARY_FILE).exists() and not (b.parent / PROCESS_MARKER).exists()
+    ]
 
 
 def unalerted_batches(settings: Settings, topic_name: str) -> list[Path]:
@@ -163,19 +174,33 @@ def alert_topic(topic_path: Path, processed_path: Path, settings: Settings) -> P
 
 
 def index_seeds(settings: Settings) -> int:
-    """Index the seed documents (idempotent: seeds have stable ids)."""
+    """Index the seed documents (idempotent: seeds have stable ids); returns how many."""
     from mediawatch import seeds
+    from processors.indexing import IndexingError
 
     _ensure_elasticsearch(settings)
-    return seeds.index_seeds(settings)
+    try:
+        report = seeds.index_seeds(settings)
+    except IndexingError as exc:
+        raise ElasticsearchUnavailable(f"seeds not indexed: {exc}") from exc
+    log.info("seeds: %s", json.dumps(report.to_dict(), default=str))
+    return report.indexed
 
 
-def reprocess_archive(settings: Settings) -> dict:
-    """Re-extract archived pages into a new versioned index; the alias moves only on success."""
+def reprocess_archive(settings: Settings) -> Path:
+    """Re-extract archived pages into a new versioned index; the alias moves only on success.
+
+    Returns the path of the rebuild's summary (index, counts, dropped pages),
+    written beside its processed records.
+    """
     from processors.reprocess import reprocess
 
     _ensure_elasticsearch(settings)
-    return reprocess(settings)
+    summary = reprocess(settings)
+    path = Path(summary["records"]) / "reprocess_summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_json(path, summary)
+    return path
 
 
 # --- accounting ----------------------------------------------------------------------
@@ -190,7 +215,40 @@ def batch_account(batch_path: Path) -> dict:
     folder = batch_path.parent
     return {
         "batch": str(batch_path),
-        "crawl": _read_json(folder / "summary.json"),
+        "crawl": _read_json(folder / SUMMARY_FILE),
         "process": _read_json(folder / PROCESS_MARKER),
         "alerts": _read_json(folder / ALERTS_MARKER),
     }
+
+
+def describe_batch(account: dict) -> list[str]:
+    """Lines for a person: what the crawl found, what could not be reached, what was indexed."""
+    crawl, process, alerts = account["crawl"], account["process"], account["alerts"]
+    folder = Path(account["batch"]).parent
+    if crawl is None:
+        return [f"  crawl {folder.name}: did not finish (its log: {folder / 'crawl.log'})"]
+    counts = crawl.get("counts", {})
+    lines = [
+        f"  topic {crawl.get('topic')}: crawl {crawl.get('run_id')}: {crawl.get('candidates', 0)} candidate URLs, "
+        f"{counts.get('fetched', 0)} fetched, {counts.get('skipped_seen', 0)} already seen"
+    ]
+    for kind in ("failed", "refused"):
+        if counts.get(kind):
+            reasons = ", ".join(f"{reason} {n}" for reason, n in counts[kind].items())
+            lines.append(f"    pages {kind}: {reasons}")
+    unreachable = crawl.get("unreachable_sources") or []
+    if unreachable:
+        lines.append(f"    sources that could not be reached ({len(unreachable)}):")
+        lines += [f"      {s['id']}: {s['url']} ({s['reason']})" for s in unreachable]
+    if process is None:
+        lines.append("    not processed yet: the next run processes and indexes it")
+    elif process.get("spooled") is True:
+        lines.append(f"    indexing failed, documents spooled for the next run: {process.get('error')}")
+    else:
+        lines.append(
+            f"    processed: {process['extracted']} extracted, {process['not_relevant']} not relevant, "
+            f"{process['duplicates']} duplicates, {process['indexed']} indexed, {process['spooled']} spooled"
+        )
+    if alerts is not None:
+        lines.append(f"    alerts raised: {len(alerts)}")
+    return lines
