@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from mediawatch.records import Article, ClaimMatch
 from mediawatch.textfold import fold
 from mediawatch.topics import Claim, Topic
-from processors.text import Hit, PhraseMatcher, sentence_spans, word_index
+from processors.text import Hit, MatcherCache, PhraseMatcher, sentence_spans, word_index
 
 # A comma, semicolon, colon, bracket or dash between actor and act usually starts
 # another clause, whose subject may be someone else ("Noboa planned the raid,
@@ -41,24 +41,20 @@ class _ClaimMatchers:
     negations: PhraseMatcher
 
 
-_matcher_cache: dict[int, tuple[Topic, list[_ClaimMatchers]]] = {}
+def _compile(topic: Topic) -> list[_ClaimMatchers]:
+    return [
+        _ClaimMatchers(
+            claim,
+            PhraseMatcher(claim.actors),
+            PhraseMatcher(claim.acts),
+            PhraseMatcher(claim.objects),
+            PhraseMatcher(claim.negations),
+        )
+        for claim in topic.claims
+    ]
 
 
-def _matchers(topic: Topic) -> list[_ClaimMatchers]:
-    cached = _matcher_cache.get(id(topic))
-    if cached is None:
-        compiled = [
-            _ClaimMatchers(
-                claim,
-                PhraseMatcher(claim.actors),
-                PhraseMatcher(claim.acts),
-                PhraseMatcher(claim.objects),
-                PhraseMatcher(claim.negations),
-            )
-            for claim in topic.claims
-        ]
-        cached = _matcher_cache[id(topic)] = (topic, compiled)
-    return cached[1]
+_matchers: MatcherCache[list[_ClaimMatchers]] = MatcherCache(_compile)
 
 
 def _pair_holds(sentence: str, actor: Hit, act: Hit, negations: list[Hit], max_distance: int) -> bool:
@@ -110,7 +106,7 @@ def match_claims(article: Article, topic: Topic) -> list[ClaimMatch]:
     text = "\n".join(part for part in (article.title, article.text) if part and part.strip())
     sentences = [text[span.start : span.end] for span in sentence_spans(text)]
     matches = []
-    for matchers in _matchers(topic):
+    for matchers in _matchers.get(topic):
         for sentence in sentences:
             pair = _carrying_pair(sentence, matchers)
             if pair is not None:

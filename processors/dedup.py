@@ -96,7 +96,7 @@ def _published_key(value: str | None) -> str:
     return parsed.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def article_key(article: Article) -> str:
+def _article_key(article: Article) -> str:
     """The identity of an article across runs: its id, else its canonical URL, else its URL."""
     return article.id or article.canonical_url or article.url
 
@@ -119,7 +119,11 @@ class DuplicateIndex:
 
     def _check_parameters(self) -> None:
         # Signatures and buckets made with other parameters cannot be compared.
-        wanted = {"num_perm": str(self.num_perm), "shingle_words": str(SHINGLE_WORDS), "bands": f"{self._bands}x{self._rows}"}
+        wanted = {
+            "num_perm": str(self.num_perm),
+            "shingles": f"{SHINGLE_WORDS} skeleton words",
+            "bands": f"{self._bands}x{self._rows}",
+        }
         with self._transaction():
             stored = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
             if not stored:
@@ -219,7 +223,7 @@ class DuplicateIndex:
         Afterwards ``changed_originals`` lists the other articles whose
         ``is_original`` flag this call flipped.
         """
-        key = article_key(article)
+        key = _article_key(article)
         fingerprint = self._fingerprint(article.text or "")
         published = _published_key(article.published_at)
         signature = fingerprint.signature.tobytes() if fingerprint.signature is not None else None

@@ -23,7 +23,7 @@ from itertools import chain
 from mediawatch.records import Article
 from mediawatch.textfold import fold
 from mediawatch.topics import Topic, Vocabulary
-from processors.text import Hit, PhraseMatcher, sentence_spans
+from processors.text import Hit, MatcherCache, PhraseMatcher, sentence_spans
 
 # Sentences per passage: a lead sentence often names the event and the next one
 # the places ("Police stormed the embassy late on Friday. Mexico broke off ...").
@@ -60,21 +60,14 @@ def _merged_vocabulary(vocabularies: list[Vocabulary]) -> _Matchers:
     )
 
 
-# Compiled matchers per (topic, language); the topic is kept in the value so its
-# id cannot be reused by another object while the entry exists.
-_matcher_cache: dict[tuple[int, str | None], tuple[Topic, _Matchers]] = {}
+def _compile(topic: Topic, language: str | None) -> _Matchers:
+    if language in topic.vocabulary:
+        return _merged_vocabulary([topic.vocabulary[language]])
+    # Unknown or unexpected language: any of the topic's languages may apply.
+    return _merged_vocabulary(list(topic.vocabulary.values()))
 
 
-def _matchers(topic: Topic, language: str | None) -> _Matchers:
-    key = (id(topic), language)
-    cached = _matcher_cache.get(key)
-    if cached is None:
-        if language in topic.vocabulary:
-            vocabularies = [topic.vocabulary[language]]
-        else:  # unknown or unexpected language: any of the topic's languages may apply
-            vocabularies = list(topic.vocabulary.values())
-        cached = _matcher_cache[key] = (topic, _merged_vocabulary(vocabularies))
-    return cached[1]
+_matchers: MatcherCache[_Matchers] = MatcherCache(_compile)
 
 
 @dataclass
@@ -119,7 +112,7 @@ def assess_relevance(article: Article, topic: Topic) -> Relevance:
     text = "\n".join(part for part in (article.title, article.text) if part and part.strip())
     if not text.strip():
         return Relevance(False, 0.0, [], "no text to assess")
-    matchers = _matchers(topic, article.language)
+    matchers = _matchers.get(topic, article.language)
     folded = fold(text)
     spans = sentence_spans(text)
     core = _terms_by_sentence(matchers.core, text, folded, spans)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from mediawatch.textfold import fold
 
 _WORD_RE = re.compile(r"\w+")
+T = TypeVar("T")
 
 # --- Broken encodings --------------------------------------------------------
 
@@ -223,6 +226,31 @@ class PhraseMatcher:
         if self._acronym_re is not None:
             hits += [Hit(self._term_of(m.group(), self._acronym_lookup), m.start(), m.end()) for m in self._acronym_re.finditer(text)]
         return sorted(hits, key=lambda h: (h.start, -h.end))
+
+
+class MatcherCache(Generic[T]):
+    """Matchers compiled from a topic, kept for the next article.
+
+    Topics cannot be dict keys (they hold dicts), so entries are keyed by the
+    topic object's id and keep the topic alive, which keeps the id from being
+    reused; the oldest entries go when a long-running process reloads topics.
+    """
+
+    def __init__(self, build: Callable[..., T], size: int = 32):
+        self._build = build
+        self._size = size
+        self._entries: OrderedDict[tuple, tuple[object, T]] = OrderedDict()
+
+    def get(self, topic: object, *args: Hashable) -> T:
+        key = (id(topic), *args)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = (topic, self._build(topic, *args))
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return entry[1]
 
 
 def word_index(text: str, offset: int) -> int:

@@ -155,3 +155,14 @@ def test_sentence_spans_keep_initialisms_and_abbreviations():
         "Yes",
         "Next line",
     ]
+
+
+def test_an_edited_topic_file_takes_effect_when_reloaded(tmp_path):
+    topic_file = tmp_path / "topic.yaml"
+    text = "The raid on the embassy in Guayaquil."
+    for port, expected in (("Quito", False), ("Guayaquil", True), ("Quito", False)):
+        topic_file.write_text(
+            f"name: t\nlanguages: [en]\nvocabulary:\n  en:\n    context: [{port}]\n    event: [embassy, raid]\n",
+            encoding="utf-8",
+        )
+        assert assess_relevance(_article(text, "en"), load_topic(topic_file)).relevant is expected
