@@ -18,7 +18,8 @@ FINAL_REASONS = ("http_4", "content_type:", "too_large", "too_many_redirects")
 # Failures worth another try in a later run (the URL stays on the frontier), up to
 # MEDIAWATCH_MAX_FAILED_RUNS runs. Robots.txt and refusals are re-evaluated whenever
 # a source lists the URL again, since they depend on the site's and our configuration.
-TRANSIENT_REASONS = ("http_5", "timeout", "dns", "connection_refused", "connection_failed", "data_loss")
+TRANSIENT_REASONS = ("http_5", "http_408", "http_429", "timeout", "dns", "connection_refused", "connection_failed",
+                     "data_loss")
 
 
 class CrawlStatePipeline:
@@ -68,14 +69,14 @@ class CrawlStatePipeline:
                 self.state.settle(item.url)
             else:
                 self.state.record_page(item.url, self.run_id, item.to_dict(), aliases)
-        elif item.reason.startswith(FINAL_REASONS):
-            self.state.mark_seen([item.url], item.url)
-            self.state.settle(item.url)
         elif item.reason.startswith(TRANSIENT_REASONS):
             failed_runs = self.state.count_failure(item.url)
             item.hints = {**item.hints, "failed_runs": failed_runs}
             if failed_runs >= self.max_failed_runs:
                 self.state.settle(item.url)
+        elif item.reason.startswith(FINAL_REASONS):
+            self.state.mark_seen([item.url], item.url)
+            self.state.settle(item.url)
         elif item.reason not in ("seen", "duplicate"):
             self.state.settle(item.url)
         return item
@@ -142,7 +143,6 @@ class RunSummaryPipeline:
             "topic": getattr(spider or self.crawler.spider, "topic_name", None),
             "started_at": self.started_at,
             "finished_at": utc_now(),
-            "finish_reason": self.crawler.stats.get_value("finish_reason"),
             "counts": counts,
             "candidates": sum(sum(v.values()) for v in self.outcomes.values()),
             "recovered_from_killed_runs": self.recovered,
