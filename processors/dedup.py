@@ -51,6 +51,9 @@ CANDIDATES_PER_BUCKET = 8
 # Candidates are looked for below the confirmation threshold, so that truncated
 # copies (low Jaccard, high containment) reach the containment test.
 CANDIDATE_THRESHOLD_RATIO = 0.6
+# update_batch builds a shingles x permutations matrix: fed in chunks, a huge
+# page costs at most MINHASH_CHUNK x num_perm x 8 bytes (8 MiB) at a time.
+MINHASH_CHUNK = 4096
 # Sorts after every real date: an undated article is never earlier than a dated one.
 UNDATED = "9999-12-31T23:59:59+00:00"
 
@@ -157,7 +160,9 @@ class DuplicateIndex:
         if not grams:  # only vowels ("a e o"): nothing to compare but the hash
             return _Fingerprint(content_hash, 0, None)
         minhash = MinHash(num_perm=self.num_perm, seed=1)
-        minhash.update_batch([g.encode("utf-8") for g in grams])
+        ordered = sorted(grams)
+        for start in range(0, len(ordered), MINHASH_CHUNK):
+            minhash.update_batch([g.encode("utf-8") for g in ordered[start : start + MINHASH_CHUNK]])
         return _Fingerprint(content_hash, len(grams), minhash.hashvalues.astype(np.uint64))
 
     def _buckets(self, signature: np.ndarray) -> list[tuple[int, bytes]]:
