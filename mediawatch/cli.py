@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "seeds": ("mediawatch.commands.seeds", "index the seed documents"),
     "search": ("mediawatch.commands.search", "search indexed coverage"),
     "crawl": ("mediawatch.commands.crawl", "discover and fetch new coverage of a topic (Scrapy, own process)"),
+    "extract": ("mediawatch.commands.extract", "print the extracted record of pages (files or URLs) as JSON Lines"),
     "process": ("mediawatch.commands.process", "process a crawl batch: extract, assess, deduplicate, tag claims, index, alert"),
     "alerts": ("mediawatch.commands.alerts", "list alerts (an outlet carrying a claim for the first time)"),
     "reprocess": ("mediawatch.commands.reprocess", "re-extract the WARC archive into a new index, then switch the alias"),
