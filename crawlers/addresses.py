@@ -14,6 +14,10 @@ import socket
 from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
 
+from scrapy.resolver import CachingThreadedResolver
+
+from crawlers.items import Refused
+
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 # Cloud metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba). They are
@@ -69,3 +73,32 @@ def refusal_reason(url: str, allowed_classes: Collection[str] = (), resolve: Res
         if kind is not None and kind not in allowed_classes:
             return f"address:{kind}:{address}"
     return None
+
+
+class AddressPolicyResolver(CachingThreadedResolver):
+    """Scrapy's DNS resolver, refusing names that resolve to a non-public address.
+
+    The address policy middleware refuses early, with a clear reason, before
+    robots.txt is fetched; this resolver applies the same rule to the address the
+    connection actually uses, so a name that resolves differently the second time
+    (DNS rebinding) still cannot reach an internal address.
+    """
+
+    def __init__(self, reactor, cache_size: int, timeout: float, allowed_classes: frozenset[str] = frozenset()):
+        super().__init__(reactor, cache_size, timeout)
+        self.allowed_classes = allowed_classes
+
+    @classmethod
+    def from_crawler(cls, crawler, reactor):
+        resolver = super().from_crawler(crawler, reactor)
+        resolver.allowed_classes = frozenset(crawler.settings.getlist("MEDIAWATCH_ALLOWED_ADDRESS_CLASSES"))
+        return resolver
+
+    def getHostByName(self, name: str, timeout=()):  # noqa: N802 (Twisted's interface)
+        return super().getHostByName(name, timeout).addCallback(self._check, name)
+
+    def _check(self, address: str, name: str) -> str:
+        kind = address_class(address)
+        if kind is not None and kind not in self.allowed_classes:
+            raise Refused(f"address:{kind}:{address}")
+        return address

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
     settings.update(spec["settings"], priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     process.crawl(TopicSpider, topic_path=spec["topic_path"], extra_sources=spec["extra_sources"])
     process.start()
     return 0

@@ -45,6 +45,9 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 
+# Checks the address each connection uses, not only the one the middleware saw.
+TWISTED_DNS_RESOLVER = "crawlers.addresses.AddressPolicyResolver"
+
 DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.AddressPolicyMiddleware": 50,       # before robots.txt is fetched for a host
     "crawlers.middlewares.WarcArchiveMiddleware": 120,        # responses: last, after every filter

@@ -243,6 +243,17 @@ def test_private_hosts_are_refused_unless_allowed(fixture_site, local_web, crawl
     assert local_web.requests == []  # not even robots.txt
 
 
+def test_the_resolver_refuses_private_addresses_at_connection_time(fixture_site, local_web, crawl_settings, tmp_path):
+    """Without the middleware's early check, the resolver still stops the connection
+    (what defeats DNS rebinding); Twisted reports its refusal as a lookup failure."""
+    topic = write_topic(tmp_path / "topic.yaml", [{"id": "local_rss", "kind": "rss", "url": fixture_site.rss}])
+    overrides = {**FAST_CRAWL, "RETRY_TIMES": 0,
+                 "DOWNLOADER_MIDDLEWARES": {"crawlers.middlewares.AddressPolicyMiddleware": None}}
+    result = run_crawl(topic, settings=crawl_settings, overrides=overrides)
+    assert result.summary["unreachable_sources"] == [{"id": "local_rss", "url": fixture_site.rss, "reason": "dns"}]
+    assert local_web.requests == []
+
+
 def test_unreachable_sources_are_recorded_and_the_crawl_finishes(crawl_settings, tmp_path):
     import socket
 
