@@ -186,3 +186,38 @@ def test_a_crash_while_writing_leaves_a_consistent_state(tmp_path, gold_texts):
         # The state is usable: the interrupted article can be assigned and the first ones are known.
         assert index.assign(Article(url="https://x/0", id="k0", text=gold_texts[0] + " 0")).is_original
         assert index.changed_originals == []
+
+
+def _sqlite_steps(index: DuplicateIndex, article: Article) -> int:
+    """SQLite virtual-machine steps (in thousands) spent by one assign: work, not time."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # 0: carry on
+
+    index._db.set_progress_handler(count, 1000)
+    index.assign(article)
+    index._db.set_progress_handler(None, 0)
+    return steps
+
+
+def test_work_per_new_article_does_not_grow_with_the_index(tmp_path, gold_texts):
+    import random
+
+    rng = random.Random(3)
+    vocabulary = " ".join(gold_texts).split()
+
+    def article(n: int) -> Article:
+        return _article(f"n{n}", " ".join(rng.choice(vocabulary) for _ in range(80)), f"2024-04-{1 + n % 28:02d}")
+
+    with DuplicateIndex(tmp_path) as index:
+        for n in range(50):
+            index.assign(article(n))
+        small = sum(_sqlite_steps(index, article(1000 + n)) for n in range(20))
+        for n in range(50, 750):
+            index.assign(article(n))
+        large = sum(_sqlite_steps(index, article(2000 + n)) for n in range(20))
+    # 15 times more articles; a scan of members or buckets would cost about 15 times more.
+    assert large < 1.5 * small, (small, large)
