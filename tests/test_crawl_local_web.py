@@ -126,6 +126,15 @@ def test_awkward_cases_get_the_right_outcome_and_reason(crawled):
     pair = [only("redirect_to_known"), *lines[site.rss_articles[0]]]
     assert sorted((p["outcome"], p["reason"]) for p in pair) == [("fetched", ""), ("skipped", "duplicate_canonical")]
 
+    # A page whose rel=canonical names another page of its site is that page.
+    pair = [only("canonical_original"), only("canonical_copy")]
+    assert sorted((p["outcome"], p["reason"]) for p in pair) == [("fetched", ""), ("skipped", "duplicate_canonical")]
+    assert {p["canonical_url"] for p in pair} == {special["canonical_original"]}
+    # Another site's URL is not taken as a page's identity (it could hide that site's article).
+    syndicated = only("canonical_other_site")
+    assert (syndicated["outcome"], syndicated["canonical_url"]) == ("fetched", special["canonical_other_site"])
+    assert syndicated["hints"]["declared_canonical"] == "https://www.eluniverso.com/noticias/x.html"
+
     # Tracking-parameter variants are one URL: fetched once, the variants recorded as duplicates.
     variants = lines[site.rss_articles[1]]
     assert sorted((p["outcome"], p["reason"]) for p in variants) == [

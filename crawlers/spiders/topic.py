@@ -61,13 +61,13 @@ class TopicSpider(scrapy.Spider):
         finally:
             state.close()
         for source in self.topic.sources:
-            for request in self._source_requests(source):
-                yield request
+            for output in self._source_requests(source):
+                yield output
         for url in self.extra_sources:
             yield self._source_request(url, {"id": CLI_SOURCE_ID, "kind": "auto", "max_depth": 1})
 
     # requests
-    def _source_requests(self, source: Source) -> Iterable[scrapy.Request]:
+    def _source_requests(self, source: Source) -> Iterable[scrapy.Request | SourceVisit]:
         described = {"id": source.id, "kind": source.kind, "max_depth": source.max_depth}
         if source.kind in ("google_news", "gdelt"):
             build = google_news_url if source.kind == "google_news" else gdelt_url
@@ -79,6 +79,7 @@ class TopicSpider(scrapy.Spider):
             yield self._source_request(source.url, described)
         else:
             self.logger.error("source %r (%s) has no url; nothing to request", source.id, source.kind)
+            yield SourceVisit(source.id, source.kind, "", "failed", "config:no url")
 
     def _source_request(self, url: str, source: dict[str, Any], path: Sequence[str] = ()) -> scrapy.Request:
         return scrapy.Request(
@@ -123,6 +124,10 @@ class TopicSpider(scrapy.Spider):
             source = response.meta["mw_source"] = {**source, "kind": "page"}
         if source["kind"] == "page":
             visit.listing_kind = "page"
+            if not isinstance(response, TextResponse):
+                visit.outcome, visit.reason = "failed", "format:not a text page"
+                yield visit
+                return
             links = list(self._same_site_links(response))
             for link in links:
                 yield self._candidate(link, self._candidate_meta(response, link, {}, 1))
@@ -169,7 +174,7 @@ class TopicSpider(scrapy.Spider):
 
     # candidates
     def parse_candidate(self, response: Response) -> Iterable[Any]:
-        canonical = None
+        declared = None
         encoding = None
         if isinstance(response, TextResponse):
             encoding = response.encoding
@@ -178,11 +183,18 @@ class TopicSpider(scrapy.Spider):
                 " ' canonical ')]/@href"
             ).get()
             if href and href.strip():
-                absolute = urljoin(response.url, href.strip())
-                canonical = absolute if absolute.startswith(("http://", "https://")) else None
-        canonical_url = canonicalize(canonical or response.url, self.settings.getlist("MEDIAWATCH_TRACKING_PARAMS"))
+                declared = urljoin(response.url, href.strip())
+        hints = dict(response.meta.get("mw_hints", {}))
+        canonical = response.url
+        if declared and declared.startswith(("http://", "https://")) and same_site(declared, response.url):
+            canonical = declared
+        elif declared:
+            # Another site's URL is not trusted as this page's identity: it would let any
+            # page mark someone else's article as already fetched.
+            hints["declared_canonical"] = declared
+        tracking = self.settings.getlist("MEDIAWATCH_TRACKING_PARAMS")
         yield page_record(response.request, "fetched", response=response,
-                          canonical_url=canonical_url, encoding=encoding)
+                          canonical_url=canonicalize(canonical, tracking), encoding=encoding, hints=hints)
         hops = response.meta.get("mw_hops", 1)
         if hops < response.meta["mw_source"].get("max_depth", 1) and isinstance(response, TextResponse):
             for link in self._same_site_links(response):

@@ -346,6 +346,15 @@ def build_fixture_site(web: LocalWeb, pages: int = 16, slow_seconds: float = 4.0
               f"<body><p>{LEGACY_PHRASE} \u2013 \u201cgrave\u201d.</p></body></html>").encode("cp1252")
     web.add_reply("/legacy/cp1252.html", Reply(200, legacy, {"Content-Type": "text/html"}))
 
+    def article(title: str, head: str = "") -> Reply:
+        return Reply(200, (f"<html><head><title>{title}</title>{head}</head>"
+                           f"<body><p>{title}</p></body></html>").encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+    web.add_reply("/articles/original.html", article("original"))
+    web.add_reply("/articles/amp-copy.html", article("copy", '<link rel="canonical" href="/articles/original.html">'))
+    web.add_reply("/articles/syndicated.html",
+                  article("syndicated", '<link rel="Canonical" href="https://www.eluniverso.com/noticias/x.html">'))
+
     special = {
         "robots": web.url("/private/memo.html"),
         "redirect_to_known": web.url("/redirect/article"),
@@ -358,6 +367,9 @@ def build_fixture_site(web: LocalWeb, pages: int = 16, slow_seconds: float = 4.0
         "oversized": web.url("/big.html"),
         "binary": web.url("/files/report.pdf"),
         "legacy": web.url("/legacy/cp1252.html"),
+        "canonical_original": web.url("/articles/original.html"),
+        "canonical_copy": web.url("/articles/amp-copy.html"),
+        "canonical_other_site": web.url("/articles/syndicated.html"),
         "tracking_dup_1": rss_articles[1] + "?utm_source=rss&utm_medium=feed",
         "tracking_dup_2": rss_articles[1] + "?utm_campaign=glas#comments",
         "metadata": "http://169.254.169.254/latest/meta-data/",
