@@ -34,19 +34,26 @@ def _encode_cp1252(text: str) -> bytes:
     return b"".join(ch.encode("cp1252") if ch.encode("cp1252", "ignore") else ch.encode("latin-1") for ch in text)
 
 
+# Correct text can look like a mojibake run: German "Spaß“" is "ß" + "“", which
+# would decode to an N'Ko letter. "Ü", "Ý", "Þ", "ß" + punctuation give Syriac,
+# Thaana or N'Ko (U+0700-U+07FF), scripts no real mojibake here comes from.
+_IMPLAUSIBLE_REPAIR_RE = re.compile("[\u0700-\u07ff]")
+
+
 def repair_mojibake(text: str) -> str:
     """Undo UTF-8 text that was decoded as cp1252/latin-1, run by run.
 
-    Only runs that re-encode to valid UTF-8 are replaced, so correct text
-    (a real "Ã" in Portuguese, "Â°") is left alone.
+    Only runs that re-encode to valid UTF-8 of a plausible script are replaced,
+    so correct text ("São Paulo", "Ã" alone, "Spaß“") is left alone.
     """
 
     def fix(match: re.Match[str]) -> str:
         run = match.group()
         try:
-            return _encode_cp1252(run).decode("utf-8")
+            repaired = _encode_cp1252(run).decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             return run
+        return run if _IMPLAUSIBLE_REPAIR_RE.search(repaired) else repaired
 
     return _MOJIBAKE_RE.sub(fix, text) if not text.isascii() else text
 
