@@ -82,19 +82,35 @@ class ConditionalGetMiddleware:
         return None
 
 
+def _retry_after_seconds(value: bytes | None) -> float | None:
+    """A Retry-After header in seconds (the delta-seconds form; an HTTP date counts as absent)."""
+    try:
+        return max(0.0, float(value.decode("latin-1").strip())) if value else None
+    except ValueError:
+        return None
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
-    """Scrapy's retries (timeouts, connection errors, 5xx) with exponential backoff between attempts."""
+    """Scrapy's retries (timeouts, connection errors, 5xx, 429) with exponential backoff
+    between attempts, waiting at least as long as the server's Retry-After asks."""
 
     def __init__(self, settings):
         super().__init__(settings)
         self.backoff_base = settings.getfloat("MEDIAWATCH_RETRY_BACKOFF_BASE")
         self.backoff_max = settings.getfloat("MEDIAWATCH_RETRY_BACKOFF_MAX")
 
+    def process_response(self, request: Request, response: Response, spider=None):
+        retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            request.meta["mw_retry_after"] = retry_after
+        return super().process_response(request, response)
+
     def _retry(self, request, reason):
         retry = super()._retry(request, reason)
         if retry is not None:
             attempt = retry.meta.get("retry_times", 1)
-            retry.meta["mw_retry_delay"] = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+            backoff = max(self.backoff_base * 2 ** (attempt - 1), retry.meta.pop("mw_retry_after", 0))
+            retry.meta["mw_retry_delay"] = min(backoff, self.backoff_max)
         return retry
 
     async def process_request(self, request: Request, spider=None) -> None:

@@ -23,6 +23,7 @@ from mediawatch.settings import PROJECT_ROOT, load_settings
 from crawlers.urls import canonicalize
 from tests.support.localweb import (
     FAST_CRAWL,
+    RETRY_AFTER_SECONDS,
     LocalWeb,
     Reply,
     build_fixture_site,
@@ -112,6 +113,7 @@ def test_awkward_cases_get_the_right_outcome_and_reason(crawled):
     assert (only("not_found")["outcome"], only("not_found")["reason"], only("not_found")["status"]) == ("failed", "http_404", 404)
     assert (only("server_error")["outcome"], only("server_error")["reason"]) == ("failed", "http_500")
     assert crawled.hits_after_first["/status/500"] == 2  # one retry (FAST_CRAWL: RETRY_TIMES=1)
+    assert (only("busy")["outcome"], only("busy")["reason"]) == ("failed", "http_503")
     assert (only("timeout")["outcome"], only("timeout")["reason"]) == ("failed", "timeout")
     assert (only("drip")["outcome"], only("drip")["reason"]) == ("failed", "timeout")
     assert (only("oversized")["outcome"], only("oversized")["reason"]) == ("failed", "too_large")
@@ -145,6 +147,15 @@ def test_awkward_cases_get_the_right_outcome_and_reason(crawled):
     assert (legacy["outcome"], legacy["encoding"]) == ("fetched", "cp1252")
     body = read_response(crawled.settings.state_dir, legacy["warc_file"], legacy["warc_offset"]).body
     assert site.legacy_text in body.decode(legacy["encoding"])
+
+
+def test_retries_back_off_and_honour_retry_after(crawled):
+    def gap(path):
+        first, retry = [r.at for r in crawled.web.requests if r.path == path][:2]
+        return retry - first
+
+    assert gap("/status/500") >= FAST_CRAWL["MEDIAWATCH_RETRY_BACKOFF_BASE"]
+    assert gap("/status/503") >= RETRY_AFTER_SECONDS
 
 
 def test_records_are_complete_and_warc_reads_back_the_served_bytes(crawled):

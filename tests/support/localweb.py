@@ -72,6 +72,7 @@ class LoggedRequest:
     path: str                     # path and query as requested
     headers: dict[str, str]
     status: int
+    at: float                     # time.monotonic() when it arrived
 
 
 @dataclass
@@ -219,7 +220,7 @@ class LocalWeb:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = web._resolve(self.path, headers)
                 with web._lock:
-                    web.requests.append(LoggedRequest("GET", self.path, headers, reply.status))
+                    web.requests.append(LoggedRequest("GET", self.path, headers, reply.status, time.monotonic()))
                 if reply.delay and web._stopping.wait(reply.delay):
                     return
                 try:
@@ -312,6 +313,7 @@ class FixtureSite:
 
 
 LEGACY_PHRASE = "Embajada de México en Quito: irrupción policial, señaló el Ministerio"
+RETRY_AFTER_SECONDS = 1
 OVERSIZE_BYTES = 3 * 1024 * 1024  # above the tests' DOWNLOAD_MAXSIZE of 1 MiB
 
 
@@ -335,6 +337,8 @@ def build_fixture_site(web: LocalWeb, pages: int = 16, slow_seconds: float = 4.0
     web.add_reply("/loop/a", Reply(302, b"", {"Location": "/loop/b"}))
     web.add_reply("/loop/b", Reply(302, b"", {"Location": "/loop/a"}))
     web.add_reply("/status/500", Reply(500, b"<html><body>server error</body></html>", {"Content-Type": "text/html"}))
+    web.add_reply("/status/503", Reply(503, b"<html><body>busy</body></html>",
+                                       {"Content-Type": "text/html", "Retry-After": str(RETRY_AFTER_SECONDS)}))
     web.add_reply("/slow/timeout", Reply(200, b"<html><body>too late</body></html>", {"Content-Type": "text/html"},
                                          delay=slow_seconds))
     web.add_reply("/slow/drip", Reply(200, b"<html><body>" + b"x" * 200 + b"</body></html>",
@@ -362,6 +366,7 @@ def build_fixture_site(web: LocalWeb, pages: int = 16, slow_seconds: float = 4.0
         "loop": web.url("/loop/a"),
         "not_found": web.url("/status/404"),
         "server_error": web.url("/status/500"),
+        "busy": web.url("/status/503"),
         "timeout": web.url("/slow/timeout"),
         "drip": web.url("/slow/drip"),
         "oversized": web.url("/big.html"),
