@@ -29,6 +29,8 @@ _REQUIRED_SCRIPT: dict[str, re.Pattern[str]] = {
     "ja": re.compile(r"[\u3040-\u30ff]"),  # Hiragana and Katakana
 }
 _WORD_CHAR_RE = re.compile(r"\w")
+# Languages less likely than this are left out of the distribution.
+_MIN_REPORTED = 0.001
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +43,8 @@ def _factory() -> DetectorFactory:
 
 
 def language_distribution(text: str) -> dict[str, float]:
-    """ISO 639-1 code -> probability, best first; empty when the text has no usable features."""
+    """ISO 639-1 code -> probability (those above 0.1%), best first; empty when the text has
+    no usable features."""
     factory = _factory()
     detector = factory.create()
     detector.append(text)
@@ -60,7 +63,7 @@ def language_distribution(text: str) -> dict[str, float]:
     if not total:
         return {}
     ranked = sorted(merged.items(), key=lambda item: item[1], reverse=True)
-    return {code: probability / total for code, probability in ranked}
+    return {code: probability / total for code, probability in ranked if probability / total >= _MIN_REPORTED}
 
 
 def detect_language(text: str, declared: str | None = None) -> tuple[str | None, float | None]:
