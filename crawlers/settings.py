@@ -28,6 +28,13 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 
+# Search APIs ask for slow, sequential use (GDELT: one request per 5 seconds); the
+# spider tells AutoThrottle not to shorten these delays.
+DOWNLOAD_SLOTS = {
+    "api.gdeltproject.org": {"concurrency": 1, "delay": 5.0},
+    "news.google.com": {"concurrency": 1, "delay": 2.0},
+}
+
 # Limits: slow, huge or looping responses fail with a recorded reason.
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024

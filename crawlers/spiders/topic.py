@@ -73,8 +73,10 @@ class TopicSpider(scrapy.Spider):
             build = google_news_url if source.kind == "google_news" else gdelt_url
             for language in source.languages or self.topic.languages:
                 for query in self.topic.search_queries.get(language, ()):
-                    yield self._source_request(build(query, language, source.options),
-                                               {**described, "language": language})
+                    request = self._source_request(build(query, language, source.options),
+                                                   {**described, "language": language})
+                    request.meta["autothrottle_dont_adjust_delay"] = True  # keep the API's DOWNLOAD_SLOTS delay
+                    yield request
         elif source.url:
             yield self._source_request(source.url, described)
         else:
