@@ -12,7 +12,7 @@ location, set by the archive middleware), ``mw_fetched_at``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy.exceptions import (
