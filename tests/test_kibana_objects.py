@@ -193,7 +193,7 @@ def test_dashboard_panels_resolve(objects, by_key):
             assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 48, f"{dashboard['_where']}: panel beyond the 48-column grid"
 
 
-def _panel_aggs(dashboard, by_key, template_fields):
+def _panel_aggs(dashboard, by_key):
     """(data view title, [(agg type, field)]) for each visualisation panel of a dashboard."""
     for ref in dashboard["references"]:
         if ref["type"] != "visualization":
@@ -205,9 +205,9 @@ def _panel_aggs(dashboard, by_key, template_fields):
         yield title, {(agg["type"], agg["params"].get("field")) for agg in aggs}
 
 
-def test_coverage_dashboard_answers_the_questions_it_is_for(objects, by_key, template_fields):
+def test_coverage_dashboard_answers_the_questions_it_is_for(objects, by_key):
     (coverage,) = [obj for obj in _of_type(objects, "dashboard") if obj["attributes"]["title"] == "Coverage"]
-    panels = list(_panel_aggs(coverage, by_key, template_fields))
+    panels = list(_panel_aggs(coverage, by_key))
 
     def has(title, *uses):
         return any(view == title and set(uses) <= aggs for view, aggs in panels)
