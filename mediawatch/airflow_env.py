@@ -41,6 +41,7 @@ def embedded_environment(settings: Settings, home: Path | None = None) -> dict[s
     ``home``: the Airflow home, ``<MEDIAWATCH_HOME>/airflow`` unless given (tests).
     """
     home = home or settings.home / "airflow"
+    api_port = os.environ.get("AIRFLOW__API__PORT") or "8080"
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -50,8 +51,10 @@ def embedded_environment(settings: Settings, home: Path | None = None) -> dict[s
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         # Monitoring starts when the scheduler does; nothing to unpause by hand.
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        # The UI/API of `airflow standalone` listens on loopback only.
+        # The UI/API of `airflow standalone` listens on loopback only, and task
+        # processes reach its execution API there (not via "localhost", which may be ::1).
         "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
     }
 
 

@@ -23,4 +23,8 @@ def run(args: argparse.Namespace) -> int:
         for name, value in env.items():
             print(f"export {name}={value}")
         return 0
-    os.execve(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args], dict(os.environ))
+    # `airflow standalone` starts its components as `airflow ...` subprocesses: this
+    # environment's scripts must come first on PATH even when it is not activated.
+    scripts = os.path.dirname(sys.executable)
+    os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+    os.execv(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args])
