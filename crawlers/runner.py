@@ -51,7 +51,13 @@ class CrawlJob:
         return self.out_dir / "summary.json"
 
     def wait(self, timeout: float | None = None) -> CrawlResult:
-        returncode = self.process.wait(timeout=timeout)
+        """Wait for the crawl; if waiting is interrupted (timeout, Ctrl-C, task killed),
+        stop the crawl gracefully so it does not outlive its caller."""
+        try:
+            returncode = self.process.wait(timeout=timeout)
+        except BaseException:
+            self.process.terminate()
+            raise
         if returncode != 0 or not self.summary_path.exists():
             tail = "".join(
                 path.read_text(encoding="utf-8", errors="replace")[-3000:]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from crawlers.archive import read_response
-from crawlers.runner import run_crawl, start_crawl
+from crawlers.runner import CrawlError, run_crawl, start_crawl
 from mediawatch.settings import PROJECT_ROOT, load_settings
 from crawlers.urls import canonicalize
 from tests.support.localweb import (
@@ -246,6 +246,26 @@ def test_a_killed_run_resumes_without_refetching_or_losing_items(local_web, craw
     assert all(hits[p["url"]] == 1 for p in killed)  # recorded pages are never fetched again
     # At most the one page in flight at the kill is fetched twice.
     assert sum(hits.values()) <= len(all_urls) + 1
+
+
+def test_one_crawl_at_a_time_per_state_directory(local_web, crawl_settings, tmp_path):
+    for name, body in corpus_pages(10):
+        local_web.add_reply(f"/k/{name}.html", Reply(200, body, {"Content-Type": "text/html"}))
+        local_web.add_feed_entry("/feeds/k.rss", local_web.url(f"/k/{name}.html"))
+    topic = write_topic(tmp_path / "topic.yaml", [{"id": "k_rss", "kind": "rss", "url": local_web.url("/feeds/k.rss")}])
+    slow = {**FAST_CRAWL, "CONCURRENT_REQUESTS": 1, "DOWNLOAD_DELAY": 0.5}
+    first = start_crawl(topic, settings=crawl_settings, allow_private_hosts=True, overrides=slow)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _fetched_lines(first.batch_path) < 1:
+        time.sleep(0.05)
+    with pytest.raises(CrawlError, match="another crawl is running"):
+        run_crawl(topic, settings=crawl_settings, allow_private_hosts=True, overrides=FAST_CRAWL)
+    # Interrupted waiting stops the crawl gracefully: it still finishes its run and summary.
+    with pytest.raises(subprocess.TimeoutExpired):
+        first.wait(timeout=0.1)
+    first.process.wait(timeout=60)
+    assert first.summary_path.exists()
+    assert 1 <= json.loads(first.summary_path.read_text())["counts"]["fetched"] < 10
 
 
 def _fetched_lines(path: Path) -> int:
