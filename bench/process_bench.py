@@ -112,13 +112,14 @@ def main() -> int:
                "MEDIAWATCH_LOCAL_ES_HOME": str(settings.local_es_dir),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         results = {"baseline": _run_child(["--child", "baseline"], env), "pipeline": []}
+        print(json.dumps(results["baseline"]), file=sys.stderr)
         try:
             for multiple in args.sizes:
                 run = _run_child(["--child", "pipeline", "--multiple", str(multiple)], env)
                 results["pipeline"].append(run)
                 print(json.dumps(run), file=sys.stderr)
         finally:
-            os.environ.update({k: env[k] for k in ("MEDIAWATCH_NAMESPACE", "MEDIAWATCH_HOME")})
+            os.environ.update({k: env[k] for k in ("MEDIAWATCH_NAMESPACE", "MEDIAWATCH_HOME", "MEDIAWATCH_LOCAL_ES_HOME")})
             es.drop_namespace(load_settings())
     first = results["pipeline"][0]
     results["speedup_vs_single_process_extract"] = round(first["pages_per_s"] / results["baseline"]["pages_per_s"], 2)

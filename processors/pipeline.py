@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from elasticsearch import Elasticsearch
-from warcio.exceptions import ArchiveLoadFailed
 
 from crawlers.archive import read_response
 from mediawatch import es as es_access
@@ -145,7 +144,7 @@ def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path) ->
         return PageResult(line, page.url, "skipped", reason)
     try:
         response = read_response(state_dir, page.warc_file, page.warc_offset)
-    except (OSError, ValueError, EOFError, ArchiveLoadFailed) as exc:
+    except Exception as exc:  # a missing file, a bad offset, a truncated or foreign record: all unreadable
         return PageResult(line, page.url, "skipped", f"archive unreadable: {_describe(exc)}")
     try:
         article = extract_article(response.body, url, encoding=page.encoding)
