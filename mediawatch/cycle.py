@@ -43,9 +43,10 @@ def index_account(settings: Settings) -> dict:
     from mediawatch.es import client
 
     try:
-        reader = client("reader", settings)
         articles = settings.index_name("articles")
-        reader.indices.refresh(index=articles)
+        # Refreshing is the writer's privilege; what analysts can see is the reader's.
+        client("writer", settings).indices.refresh(index=articles)
+        reader = client("reader", settings)
         return {
             "articles": reader.count(index=articles)["count"],
             "seeds": reader.count(index=articles, query={"term": {"source_type": "seed"}})["count"],
