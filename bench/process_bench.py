@@ -9,7 +9,8 @@ and a crawl batch exactly as the crawler writes them, then, each in a fresh proc
   bulk indexing into the local node and the processed records in the main one).
 
 Rates are pages per second of wall time (the pipeline's includes starting its pool
-and talking to Elasticsearch). For memory, the pipeline runs again on batches of 1x,
+and talking to Elasticsearch). It also runs once with a single worker (what the
+second core adds). For memory, the pipeline runs again on batches of 1x,
 2x and 4x the pages (repeats under new URLs) and reports the peak RSS of the main
 process and of the largest worker: flat means it does not grow with the batch.
 
@@ -54,7 +55,7 @@ def child_baseline() -> dict:
     extracted = sum(1 for page in pages if trafilatura.extract(page.body))
     seconds = time.perf_counter() - start
     return {"pages": len(pages), "extracted": extracted, "seconds": round(seconds, 2),
-            "pages_per_s": round(len(pages) / seconds, 1), **_peak_rss_mib()}
+            "pages_per_s": round(len(pages) / seconds, 1), "main_peak_rss_mib": _peak_rss_mib()["main_peak_rss_mib"]}
 
 
 def child_pipeline(multiple: int) -> dict:
@@ -114,6 +115,10 @@ def main() -> int:
         results = {"baseline": _run_child(["--child", "baseline"], env), "pipeline": []}
         print(json.dumps(results["baseline"]), file=sys.stderr)
         try:
+            # The same pipeline on one worker: what the second core adds.
+            one_worker = _run_child(["--child", "pipeline", "--multiple", "1"], {**env, "MEDIAWATCH_PROCESS_WORKERS": "1"})
+            results["pipeline_one_worker"] = one_worker
+            print(json.dumps(one_worker), file=sys.stderr)
             for multiple in args.sizes:
                 run = _run_child(["--child", "pipeline", "--multiple", str(multiple)], env)
                 results["pipeline"].append(run)
@@ -123,6 +128,7 @@ def main() -> int:
             es.drop_namespace(load_settings())
     first = results["pipeline"][0]
     results["speedup_vs_single_process_extract"] = round(first["pages_per_s"] / results["baseline"]["pages_per_s"], 2)
+    results["speedup_vs_one_worker"] = round(first["pages_per_s"] / results["pipeline_one_worker"]["pages_per_s"], 2)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -114,7 +114,8 @@ def enrich(article: Article, topic: Topic) -> Article:
     if not article.language:
         article.language, article.language_probability = detect_language(article.text, article.declared_language)
     article.topic = topic.name
-    article.word_count = len(article.text.split())
+    if article.word_count is None:
+        article.word_count = len(article.text.split())
     return article
 
 
