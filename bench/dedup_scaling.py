@@ -76,7 +76,7 @@ def main() -> int:
         groups = index._db.execute("SELECT COUNT(*) FROM groups").fetchone()[0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{args.articles} articles in {total:.1f} s, {groups} groups, peak RSS {peak:.0f} MiB")
-    print(f"| articles already indexed | wall ms per assign | CPU ms per assign | SQLite kilo-steps per assign |")
+    print("| articles already indexed | wall ms per assign | CPU ms per assign | SQLite kilo-steps per assign |")
     print("|---:|---:|---:|---:|")
     for n, wall_ms, cpu_ms, ksteps in rows:
         if n in (args.window, args.articles) or n % (args.articles // 8 or 1) == 0:
