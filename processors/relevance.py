@@ -23,7 +23,7 @@ from itertools import chain
 from mediawatch.records import Article
 from mediawatch.textfold import fold
 from mediawatch.topics import Topic, Vocabulary
-from processors.text import Hit, MatcherCache, PhraseMatcher, sentence_spans
+from processors.text import Hit, MatcherCache, PhraseMatcher, Span, sentence_spans
 
 # Sentences per passage: a lead sentence often names the event and the next one
 # the places ("Police stormed the embassy late on Friday. Mexico broke off ...").
@@ -95,7 +95,7 @@ class _Passage:
         return sorted(self.core | set().union(*self.facets.values()) | self.event)
 
 
-def _terms_by_sentence(matcher: PhraseMatcher, text: str, folded: str, spans) -> list[set[str]]:
+def _terms_by_sentence(matcher: PhraseMatcher, text: str, folded: str, spans: list[Span]) -> list[set[str]]:
     found: list[set[str]] = [set() for _ in spans]
     hits: list[Hit] = matcher.find(text, folded) if matcher else []
     index = 0
@@ -108,13 +108,29 @@ def _terms_by_sentence(matcher: PhraseMatcher, text: str, folded: str, spans) ->
 
 
 def assess_relevance(article: Article, topic: Topic) -> Relevance:
-    """Decide whether ``article`` (title + text) is about ``topic``'s affair."""
+    """Decide whether ``article`` (title + text) is about ``topic``'s affair.
+
+    The vocabulary of the article's language decides first; when it does not
+    find the affair, all of the topic's vocabularies try, because a short or
+    mixed text may carry a wrong language label (a Spanish lede taken for
+    Portuguese). The facet rule, not the language, keeps other stories out.
+    """
     text = "\n".join(part for part in (article.title, article.text) if part and part.strip())
     if not text.strip():
         return Relevance(False, 0.0, [], "no text to assess")
-    matchers = _matchers.get(topic, article.language)
-    folded = fold(text)
-    spans = sentence_spans(text)
+    folded, spans = fold(text), sentence_spans(text)
+    languages = [article.language, None] if article.language in topic.vocabulary else [None]
+    results = []
+    for language in languages:
+        result = _assess(topic, language, text, folded, spans)
+        if result.relevant:
+            return result
+        results.append(result)
+    return max(results, key=lambda r: r.score)  # the first (own language) on a tie
+
+
+def _assess(topic: Topic, language: str | None, text: str, folded: str, spans: list[Span]) -> Relevance:
+    matchers = _matchers.get(topic, language)
     core = _terms_by_sentence(matchers.core, text, folded, spans)
     facets = {name: _terms_by_sentence(m, text, folded, spans) for name, m in matchers.facets.items()}
     event = _terms_by_sentence(matchers.event, text, folded, spans)
@@ -136,7 +152,7 @@ def assess_relevance(article: Article, topic: Topic) -> Relevance:
     assert best is not None  # the loop runs at least once
     score, missing, passage = best
     terms = passage.terms()
-    vocabulary = f"vocabulary {article.language!r}" if article.language in topic.vocabulary else "all vocabularies"
+    vocabulary = f"vocabulary {language!r}" if language else "all vocabularies"
     if score >= 1.0:
         return Relevance(True, 1.0, terms, f"about {topic.name}: one passage names {', '.join(terms)} ({vocabulary})")
     if not terms:

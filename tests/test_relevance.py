@@ -49,6 +49,14 @@ def test_coverage_in_every_topic_language(language):
         assert result.relevant, (declared, result)
 
 
+def test_a_wrong_language_label_does_not_hide_coverage():
+    # Short texts get mislabelled; the Spanish lede has no Portuguese or Italian event word.
+    for wrong in ("pt", "it", "de"):
+        result = assess_relevance(_article(COVERAGE["es"], wrong), TOPIC)
+        assert result.relevant and result.reason.endswith("(all vocabularies)"), (wrong, result)
+    assert assess_relevance(_article(COVERAGE["es"], "es"), TOPIC).reason.endswith("(vocabulary 'es')")
+
+
 ADVERSARIAL = {
     # German "Glas" is glass, "Botschaft" is a message, and the glass may come from Mexico.
     "glass": ("de", "Glas ist ein amorpher Werkstoff. Die Botschaft des Künstlers ist klar: Glas aus Mexiko "
