@@ -61,6 +61,21 @@ POSITIVES = {
 }
 
 
+BEHIND = {
+    "en": "Washington was behind the raid on the Mexican embassy, the source said.",
+    "es": "Según Correa, Estados Unidos estuvo detrás del asalto a la embajada.",
+    "pt": "Para o ex-presidente, os EUA estiveram por trás da invasão.",
+    "fr": "Selon lui, Washington était derrière l'assaut contre l'ambassade.",
+    "de": "Die USA steckten hinter der Erstürmung der Botschaft, sagte Correa.",
+    "it": "Secondo Correa, Washington era dietro l'irruzione nell'ambasciata.",
+}
+
+
+@pytest.mark.parametrize("language", sorted(BEHIND))
+def test_being_behind_the_raid_is_the_claim(language):
+    assert [m.claim_id for m in _claims(BEHIND[language])] == [CLAIM]
+
+
 @pytest.mark.parametrize("language", sorted(POSITIVES))
 def test_claim_in_every_topic_language(language):
     text = POSITIVES[language]
@@ -92,6 +107,9 @@ NEGATIVES = [
     # The plan belongs to another clause's subject.
     ("en", "Noboa's government planned the raid for weeks, while the United States stayed silent."),
     ("es", "El gobierno de Noboa planeó el asalto; Washington guardó silencio."),
+    # Standing behind a building is not being behind the raid.
+    ("es", "Los manifestantes se reunieron detrás de la embajada de Estados Unidos tras el asalto."),
+    ("en", "Protesters gathered behind the US embassy after the raid."),
     # The pronoun "us" is not the United States.
     ("en", "Let us be clear: Noboa's ministers planned the raid."),
 ]
