@@ -90,6 +90,9 @@ def read_response(state_dir: Path, warc_file: str, offset: int) -> ArchivedRespo
         for record in ArchiveIterator(handle):
             if record.rec_type != "response":
                 raise ValueError(f"{warc_file}@{offset} is a {record.rec_type!r} record, not a response")
+            if record.http_headers is None:
+                # An offset inside another record can still parse as a headerless record.
+                raise ValueError(f"{warc_file}@{offset} holds no HTTP response (wrong offset?)")
             return ArchivedResponse(
                 url=record.rec_headers.get_header("WARC-Target-URI"),
                 status=int(record.http_headers.get_statuscode()),
