@@ -50,7 +50,10 @@ def index_account(settings: Settings) -> dict:
         return {
             "articles": reader.count(index=articles)["count"],
             "seeds": reader.count(index=articles, query={"term": {"source_type": "seed"}})["count"],
-            "alerts": reader.count(index=settings.index_name("alerts"))["count"],
+            # Baselines (the first known carrier of a claim) are recorded, not alerts.
+            "alerts": reader.count(
+                index=settings.index_name("alerts"), query={"bool": {"must_not": [{"term": {"baseline": True}}]}}
+            )["count"],
         }
     except (ApiError, EsConnectionError) as exc:
         return {"error": f"{exc.__class__.__name__}: {exc}"}
