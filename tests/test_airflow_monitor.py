@@ -265,3 +265,15 @@ def test_one_cycle_indexes_seeds_and_names_unreachable_sources(settings, web, mo
     seeds_before = account["index"]["seeds"]
     assert str(_run("mediawatch_seeds").state) == "success"
     assert cycle.index_account(settings)["seeds"] == seeds_before
+
+
+def test_the_run_command_prints_the_account_and_exits_0(settings, monitoring, capsys):
+    """``mediawatch run`` itself, after the cycles above: nothing new, the same seeds, the account."""
+    from mediawatch import cli
+
+    assert cli.main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "mediawatch_seeds: success" in out and "mediawatch_monitor: success" in out
+    assert "offline_outlet: http://news.mediawatch-offline.invalid/feed.rss (dns)" in out
+    assert "0 fetched" in out
+    assert f"in {settings.index_name('articles')} / {settings.index_name('alerts')}" in out
