@@ -19,12 +19,14 @@ run being retried.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from mediawatch.settings import Settings
 from mediawatch.topics import load_topic
@@ -42,6 +44,10 @@ class ElasticsearchUnavailable(RuntimeError):
     """Elasticsearch could not be reached; the message says where and what is kept."""
 
 
+class TopicBusy(RuntimeError):
+    """Another run is processing or alerting the same topic's batches."""
+
+
 def topic_batches_dir(settings: Settings, topic_name: str) -> Path:
     return settings.state_dir / "batches" / topic_name
 
@@ -52,6 +58,26 @@ def new_batch_dir(settings: Settings, topic_name: str) -> Path:
     path = topic_batches_dir(settings, topic_name) / stamp
     path.mkdir(parents=True, exist_ok=False)
     return path
+
+
+@contextmanager
+def topic_lock(settings: Settings, topic_name: str) -> Iterator[None]:
+    """Hold the topic's batches for one run's index or alert stage.
+
+    ``max_active_runs=1`` keeps scheduled runs apart, but ``mediawatch run`` may
+    start while the scheduler's run is working; the second one stops at once
+    (the task fails and retries) rather than processing the same batch twice.
+    """
+    folder = topic_batches_dir(settings, topic_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise TopicBusy(
+                f"another run is processing topic {topic_name} ({folder}); its batches wait for the next run"
+            ) from exc
+        yield
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -144,17 +170,18 @@ def index_topic(topic_path: Path, batch_path: Path, settings: Settings) -> Path:
     from processors.pipeline import process_batch
 
     topic = load_topic(topic_path)
-    _ensure_elasticsearch(settings)
-    for batch in unprocessed_batches(settings, topic.name):
-        try:
-            report = process_batch(batch, topic, settings=settings)
-        except IndexingError as exc:
-            _write_json(batch.parent / PROCESS_MARKER, {"spooled": True, "error": str(exc)})
-            raise ElasticsearchUnavailable(
-                f"indexing {batch} failed: {exc}; its documents are spooled and the next run delivers them"
-            ) from exc
-        _write_json(batch.parent / PROCESS_MARKER, report.to_dict())
-        log.info("processed %s: %s", batch, json.dumps(report.to_dict(), default=str)[:2000])
+    with topic_lock(settings, topic.name):
+        _ensure_elasticsearch(settings)
+        for batch in unprocessed_batches(settings, topic.name):
+            try:
+                report = process_batch(batch, topic, settings=settings)
+            except IndexingError as exc:
+                _write_json(batch.parent / PROCESS_MARKER, {"spooled": True, "error": str(exc)})
+                raise ElasticsearchUnavailable(
+                    f"indexing {batch} failed: {exc}; its documents are spooled and the next run delivers them"
+                ) from exc
+            _write_json(batch.parent / PROCESS_MARKER, report.to_dict())
+            log.info("processed %s: %s", batch, json.dumps(report.to_dict(), default=str)[:2000])
     return Path(batch_path).with_name(PROCESSED_FILE)
 
 
@@ -166,10 +193,11 @@ def alert_topic(topic_path: Path, processed_path: Path, settings: Settings) -> P
     from processors.alerts import raise_alerts
 
     topic = load_topic(topic_path)
-    for batch in unalerted_batches(settings, topic.name):
-        alerts = raise_alerts(batch.with_name(PROCESSED_FILE), topic, settings=settings)
-        _write_json(batch.parent / ALERTS_MARKER, alerts)
-        log.info("%s: %d alerts", batch.parent.name, len(alerts))
+    with topic_lock(settings, topic.name):
+        for batch in unalerted_batches(settings, topic.name):
+            alerts = raise_alerts(batch.with_name(PROCESSED_FILE), topic, settings=settings)
+            _write_json(batch.parent / ALERTS_MARKER, alerts)
+            log.info("%s: %d alerts", batch.parent.name, len(alerts))
     return Path(processed_path).with_name(ALERTS_MARKER)
 
 

@@ -124,3 +124,17 @@ def test_describe_batch_names_unreachable_sources_and_what_became_of_the_batch(s
 
     killed = _crawled(state, "glas_embassy", complete=False)
     assert "did not finish" in tasks.describe_batch(tasks.batch_account(killed))[0]
+
+
+def test_a_second_run_on_the_same_topic_stops_at_once(state, tmp_path):
+    topic = write_topic(tmp_path / "glas_embassy.yaml", [])
+    batch = _crawled(state, "glas_embassy")
+    with tasks.topic_lock(state, "glas_embassy"):
+        with pytest.raises(tasks.TopicBusy, match="another run is processing topic glas_embassy"):
+            tasks.index_topic(topic, batch, state)
+        with pytest.raises(tasks.TopicBusy):
+            tasks.alert_topic(topic, batch.with_name(tasks.PROCESSED_FILE), state)
+    assert tasks.unprocessed_batches(state, "glas_embassy") == [batch]
+    with tasks.topic_lock(state, "other"):
+        with tasks.topic_lock(state, "glas_embassy"):
+            pass  # topics do not block each other, and the lock is released after use
