@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from mediawatch.settings import Settings
+from mediawatch.settings import ConfigError, Settings
 from mediawatch.topics import load_topic
 
 log = logging.getLogger(__name__)
@@ -138,19 +138,26 @@ def crawl_topic(topic_path: Path, settings: Settings) -> Path:
 
 
 def _ensure_elasticsearch(settings: Settings) -> None:
-    """Templates and aliases exist, and documents spooled by earlier runs are delivered."""
+    """Elasticsearch answers, the aliases exist, and documents spooled by earlier runs are delivered.
+
+    Tasks work with the writer role only: creating templates, aliases and users is
+    ``mediawatch setup`` (run by ``mediawatch run``, or a deployment's setup job).
+    """
     from elasticsearch import ConnectionError as EsConnectionError
 
-    from mediawatch.es import ensure_setup, es_url
+    from mediawatch.es import INDEX_KINDS, client, es_url
     from processors.indexing import IndexingError, deliver_spool
 
+    writer = client("writer", settings)
     try:
-        ensure_setup(settings)
+        missing = [settings.index_name(k) for k in INDEX_KINDS if not writer.indices.exists_alias(name=settings.index_name(k))]
     except EsConnectionError as exc:
         raise ElasticsearchUnavailable(
             f"Elasticsearch at {es_url(settings)} is unreachable ({exc.__class__.__name__}); crawled "
             "batches are kept and the next run indexes them (local node: `mediawatch es start`)"
         ) from exc
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} missing at {es_url(settings)}: run `mediawatch setup` first")
     try:
         report = deliver_spool(settings)
     except IndexingError as exc:

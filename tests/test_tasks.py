@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mediawatch import tasks
-from mediawatch.settings import load_settings
+from mediawatch.settings import ConfigError, load_settings
 from tests.support.localweb import LocalWeb, write_topic
 
 
@@ -98,6 +98,16 @@ def test_index_step_fails_clearly_and_keeps_the_batch_when_elasticsearch_is_unre
     with pytest.raises(tasks.ElasticsearchUnavailable, match=f"127.0.0.1:{dead_port} is unreachable"):
         tasks.index_topic(topic, batch, unreachable)
     assert tasks.unprocessed_batches(unreachable, "glas_embassy") == [batch]
+
+
+def test_index_step_needs_the_aliases_that_setup_creates(settings, tmp_path):
+    """Tasks have the writer role only: a namespace never set up is a clear configuration error."""
+    never_set_up = dataclasses.replace(settings, namespace=settings.namespace + "_nosetup")
+    batch = _crawled(never_set_up, "glas_embassy")
+    topic = write_topic(tmp_path / "glas_embassy.yaml", [])
+    with pytest.raises(ConfigError, match="mediawatch-.*_nosetup-articles.*run `mediawatch setup` first"):
+        tasks.index_topic(topic, batch, never_set_up)
+    assert tasks.unprocessed_batches(never_set_up, "glas_embassy") == [batch]
 
 
 def test_describe_batch_names_unreachable_sources_and_what_became_of_the_batch(state):
