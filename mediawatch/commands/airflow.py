@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from mediawatch import airflow_env
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     env = airflow_env.activate()
     if not args.airflow_args:
         for name, value in env.items():
-            print(f"export {name}={value}")
+            print(f"export {name}={shlex.quote(value)}")
         return 0
     # `airflow standalone` starts its components as `airflow ...` subprocesses: this
     # environment's scripts must come first on PATH even when it is not activated.
