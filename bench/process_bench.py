@@ -47,6 +47,11 @@ def _peak_rss_mib() -> dict:
     return {"main_peak_rss_mib": round(own, 1), "largest_worker_peak_rss_mib": round(children, 1)}
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def child_baseline() -> dict:
     import trafilatura
 
@@ -69,10 +74,12 @@ def child_pipeline(multiple: int) -> dict:
     es.ensure_setup(settings)
     topic = load_topic(settings.topics_dir / "glas_embassy.yaml")
     batch = write_batch(settings, topic.name, _pages(multiple))
+    main_cpu, workers_cpu = _cpu_seconds()
     start = time.perf_counter()
     report = process_batch(batch, topic, settings=settings)
     seconds = time.perf_counter() - start
-    return {"pages": report.lines, "indexed": report.indexed, "not_relevant": report.not_relevant,
+    main_cpu, workers_cpu = (after - before for after, before in zip(_cpu_seconds(), (main_cpu, workers_cpu)))
+    return {"pages": report.lines, "main_cpu_s": round(main_cpu, 1), "workers_cpu_s": round(workers_cpu, 1), "indexed": report.indexed, "not_relevant": report.not_relevant,
             "skipped": sum(report.skipped.values()), "duplicates": report.duplicates, "seconds": round(seconds, 2),
             "pages_per_s": round(report.lines / seconds, 1), "workers": _workers(), **_peak_rss_mib()}
 
