@@ -29,11 +29,12 @@ import logging
 import multiprocessing
 import os
 import traceback
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from elasticsearch import Elasticsearch
 
@@ -203,17 +204,6 @@ def worker_count() -> int:
     if count < 1:
         raise ConfigError(f"{WORKERS_ENV} must be at least 1")
     return count
-
-
-def _ordered_map(executor: Executor, fn: Callable, items: Iterable, ahead: int) -> Iterator:
-    """``executor.map`` that keeps at most ``ahead`` items in flight (flat memory on long inputs)."""
-    pending: collections.deque = collections.deque()
-    for item in items:
-        pending.append(executor.submit(fn, item))
-        if len(pending) >= ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def _batch_lines(batch_path: Path) -> Iterator[tuple[int, dict | str]]:
@@ -430,14 +420,66 @@ def _run(
     return report
 
 
+def _crashed(item: tuple[int, dict | str]) -> PageResult:
+    line, raw = item
+    url = raw.get("url", "") if isinstance(raw, dict) else ""
+    log.error("line %d (%s): the worker process died on this page", line, url)
+    return PageResult(line, url, "skipped", "worker process died on this page (crash or out of memory)")
+
+
+class _WorkerPool:
+    """Pages through a pool of worker processes, in batch order, with bounded look-ahead.
+
+    A worker that dies (a segfault in a parser, the OOM killer on a huge page)
+    breaks the whole pool and fails every page in flight. The pool is then
+    restarted and those pages are retried one at a time: the page that kills a
+    worker again is recorded as skipped, the others go through.
+    """
+
+    def __init__(self, workers: int, topic: Topic, state_dir: Path):
+        self.workers = workers
+        self.initargs = (topic, state_dir)
+        self.ahead = workers * PAGES_AHEAD_PER_WORKER
+
+    def _start(self) -> ProcessPoolExecutor:
+        # fork: the workers start with the parent's modules (trafilatura, lxml) already loaded.
+        context = multiprocessing.get_context("fork")
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker, initargs=self.initargs)
+
+    def map(self, items: Iterator[tuple[int, dict | str]]) -> Iterator[PageResult]:
+        suspects: collections.deque = collections.deque()  # in flight when a worker died
+        while True:
+            pool = self._start()
+            in_flight: collections.deque = collections.deque()
+            try:
+                while suspects:
+                    item = suspects[0]
+                    try:
+                        result = pool.submit(_analyse_in_worker, item).result()
+                    except BrokenProcessPool:
+                        suspects.popleft()
+                        yield _crashed(item)
+                        raise
+                    suspects.popleft()
+                    yield result
+                while True:
+                    while len(in_flight) < self.ahead and (item := next(items, None)) is not None:
+                        in_flight.append((item, pool.submit(_analyse_in_worker, item)))
+                    if not in_flight:
+                        return
+                    result = in_flight[0][1].result()
+                    in_flight.popleft()
+                    yield result
+            except BrokenProcessPool:
+                log.warning("a worker process died; retrying the %d pages in flight one by one", len(in_flight))
+                suspects.extend(item for item, _ in in_flight)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
 def analyse_batch(batch_path: Path, topic: Topic, settings: Settings) -> Iterator[PageResult]:
     """Per-page results of a batch, in order, computed by a pool of worker processes."""
-    workers = worker_count()
-    # fork: the workers start with the parent's modules (trafilatura, lxml) already loaded.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(topic, settings.state_dir)) as pool:
-        lines = ((line, raw) for line, raw in _batch_lines(batch_path))
-        yield from _ordered_map(pool, _analyse_in_worker, lines, workers * PAGES_AHEAD_PER_WORKER)
+    yield from _WorkerPool(worker_count(), topic, settings.state_dir).map(_batch_lines(batch_path))
 
 
 def process_batch(

@@ -185,3 +185,28 @@ def test_an_older_copy_found_later_becomes_the_original(settings, first_run, cap
 def test_process_command_refuses_a_missing_batch(capsys, settings):
     assert cli.main(["process", "/nonexistent/batch.jsonl"]) == 2
     assert "is not a file" in capsys.readouterr().err
+
+
+def test_a_worker_that_dies_costs_only_its_page(settings, monkeypatch):
+    """A page that kills its worker (a parser crash, the OOM killer) is recorded; the batch goes on."""
+    import os
+
+    from processors import pipeline
+
+    real_extract = pipeline.extract_article
+
+    def extract_or_die(body, url, **kwargs):
+        if "/kill-worker" in url:
+            os._exit(1)  # what a segfault or the OOM killer does to the worker process
+        return real_extract(body, url, **kwargs)
+
+    monkeypatch.setattr(pipeline, "extract_article", extract_or_die)
+    pages = corpus_pages(4, start=30)
+    pages.insert(2, Page("https://www.junk-sample.org/kill-worker", pages[0].body))
+    path = write_batch(settings, TOPIC.name, pages)
+    report = process_batch(path, TOPIC, settings=settings)
+    records = [json.loads(line) for line in path.with_name(PROCESSED_FILE).read_text().splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    assert [r["outcome"] for r in records] == ["not_relevant", "not_relevant", "skipped", "not_relevant", "not_relevant"]
+    assert records[2]["reason"] == "worker process died on this page (crash or out of memory)"
+    assert report.skipped == {"worker process died on this page (crash or out of memory)": 1}
