@@ -42,6 +42,20 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+# Scrapy's list minus name-resolution failures: a name that does not resolve now
+# will not resolve seconds later, and retrying it only stalls an offline run. The
+# crawl state retries such URLs in later runs (MEDIAWATCH_MAX_FAILED_RUNS).
+RETRY_EXCEPTIONS = [
+    "scrapy.exceptions.DownloadConnectionRefusedError",
+    "scrapy.exceptions.DownloadFailedError",
+    "scrapy.exceptions.DownloadTimeoutError",
+    "scrapy.exceptions.ResponseDataLossError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectError",
+    "twisted.internet.error.ConnectionLost",
+    "builtins.OSError",
+    "scrapy.core.downloader.handlers.http11.TunnelError",
+]
 MEDIAWATCH_RETRY_BACKOFF_BASE = 2.0   # seconds before the first retry, doubled each attempt
 MEDIAWATCH_RETRY_BACKOFF_MAX = 60.0
 
