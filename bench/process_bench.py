@@ -9,9 +9,10 @@ and a crawl batch exactly as the crawler writes them, then, each in a fresh proc
   bulk indexing into the local node and the processed records in the main one).
 
 Rates are pages per second of wall time (the pipeline's includes starting its pool
-and talking to Elasticsearch). It also runs once with a single worker (what the
-second core adds). For memory, the pipeline runs again on batches of 1x,
-2x and 4x the pages (repeats under new URLs) and reports the peak RSS of the main
+and talking to Elasticsearch). The pipeline runs with the prefilter off (every page
+extracted; once on one worker, once on all) and in its default configuration
+(``processors.prefilter`` skips extraction for pages with no topic term). For
+memory, the default pipeline runs on batches of 1x, 2x and 4x the pages (repeats under new URLs) and reports the peak RSS of the main
 process and of the largest worker: flat means it does not grow with the batch.
 
     .venv/bin/python -m bench.process_bench [--sizes 1 2 4]
@@ -122,10 +123,13 @@ def main() -> int:
         results = {"baseline": _run_child(["--child", "baseline"], env), "pipeline": []}
         print(json.dumps(results["baseline"]), file=sys.stderr)
         try:
-            # The same pipeline on one worker: what the second core adds.
-            one_worker = _run_child(["--child", "pipeline", "--multiple", "1"], {**env, "MEDIAWATCH_PROCESS_WORKERS": "1"})
-            results["pipeline_one_worker"] = one_worker
-            print(json.dumps(one_worker), file=sys.stderr)
+            # Every page extracted (prefilter off), on one worker and on all: what the second core adds.
+            full = {**env, "MEDIAWATCH_PREFILTER": "0"}
+            for name, run_env in (("full_extraction_one_worker", {**full, "MEDIAWATCH_PROCESS_WORKERS": "1"}),
+                                  ("full_extraction", full)):
+                results[name] = _run_child(["--child", "pipeline", "--multiple", "1"], run_env)
+                print(json.dumps({name: results[name]}), file=sys.stderr)
+            # The default configuration, on growing batches (memory).
             for multiple in args.sizes:
                 run = _run_child(["--child", "pipeline", "--multiple", str(multiple)], env)
                 results["pipeline"].append(run)
@@ -133,9 +137,12 @@ def main() -> int:
         finally:
             os.environ.update({k: env[k] for k in ("MEDIAWATCH_NAMESPACE", "MEDIAWATCH_HOME", "MEDIAWATCH_LOCAL_ES_HOME")})
             es.drop_namespace(load_settings())
-    first = results["pipeline"][0]
-    results["speedup_vs_single_process_extract"] = round(first["pages_per_s"] / results["baseline"]["pages_per_s"], 2)
-    results["speedup_vs_one_worker"] = round(first["pages_per_s"] / results["pipeline_one_worker"]["pages_per_s"], 2)
+    baseline = results["baseline"]["pages_per_s"]
+    results["speedup_vs_single_process_extract"] = round(results["pipeline"][0]["pages_per_s"] / baseline, 2)
+    results["full_extraction_speedup_vs_single_process_extract"] = round(results["full_extraction"]["pages_per_s"] / baseline, 2)
+    results["full_extraction_speedup_vs_one_worker"] = round(
+        results["full_extraction"]["pages_per_s"] / results["full_extraction_one_worker"]["pages_per_s"], 2
+    )
     print(json.dumps(results, indent=2))
     return 0
 

@@ -50,12 +50,14 @@ from processors.extract import ExtractionError, extract_article
 from processors.indexing import IndexingError, deliver_spool, index_into, send_articles, spool, update_fields
 from processors.language import detect_language
 from processors.outlet import outlet_of
+from processors.prefilter import cannot_be_relevant
 from processors.relevance import assess_relevance
 
 log = logging.getLogger(__name__)
 
 PROCESSED_FILE = "processed.jsonl"
 WORKERS_ENV = "MEDIAWATCH_PROCESS_WORKERS"
+PREFILTER_ENV = "MEDIAWATCH_PREFILTER"  # "0" extracts every page, even those without a topic term
 # Articles deduplicated and indexed together: one bulk request, one write of records.
 CHUNK_SIZE = 100
 # Pages handed to the workers ahead of the one being collected. Results are
@@ -138,8 +140,8 @@ def _skip_reason_for_page(page: FetchedPage) -> str | None:
     return None
 
 
-def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path) -> PageResult:
-    """Archive -> extract -> outlet -> language -> relevance -> claims for one batch line."""
+def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path, *, prefilter: bool = True) -> PageResult:
+    """Archive -> (prefilter) -> extract -> outlet -> language -> relevance -> claims for one batch line."""
     url = page.final_url or page.url
     if page.outcome != "fetched":
         reason = f"crawl {page.outcome}" + (f": {page.reason}" if page.reason else "")
@@ -151,6 +153,8 @@ def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path) ->
         response = read_response(state_dir, page.warc_file, page.warc_offset)
     except Exception as exc:  # a missing file, a bad offset, a truncated or foreign record: all unreadable
         return PageResult(line, page.url, "skipped", f"archive unreadable: {_describe(exc)}")
+    if prefilter and (reason := cannot_be_relevant(response.body, page.encoding, topic)):
+        return PageResult(line, page.url, "not_relevant", reason)
     try:
         article = extract_article(response.body, url, encoding=page.encoding)
     except ExtractionError as exc:
@@ -178,8 +182,8 @@ def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path) ->
 _worker_context: dict = {}
 
 
-def _init_worker(topic: Topic, state_dir: Path) -> None:
-    _worker_context.update(topic=topic, state_dir=state_dir)
+def _init_worker(topic: Topic, state_dir: Path, prefilter: bool) -> None:
+    _worker_context.update(topic=topic, state_dir=state_dir, prefilter=prefilter)
 
 
 def _analyse_in_worker(item: tuple[int, dict | str]) -> PageResult:
@@ -188,11 +192,16 @@ def _analyse_in_worker(item: tuple[int, dict | str]) -> PageResult:
         page = FetchedPage.from_dict(raw) if isinstance(raw, dict) else None
         if page is None:
             return PageResult(line, "", "skipped", f"unreadable batch line: {raw}", fetched=False)
-        return analyse_page(line, page, _worker_context["topic"], _worker_context["state_dir"])
+        context = _worker_context
+        return analyse_page(line, page, context["topic"], context["state_dir"], prefilter=context["prefilter"])
     except Exception as exc:  # one bad page must not stop the batch; the traceback goes to the log
         log.error("line %d: unexpected error\n%s", line, traceback.format_exc())
         url = raw.get("url", "") if isinstance(raw, dict) else ""
         return PageResult(line, url, "skipped", f"unexpected error: {_describe(exc)}")
+
+
+def prefilter_enabled() -> bool:
+    return (os.environ.get(PREFILTER_ENV) or "1").lower() not in {"0", "false", "no", "off"}
 
 
 def worker_count() -> int:
@@ -294,7 +303,7 @@ class ChunkIndexer:
                 self.report.skip(result.reason)
                 records[position] = _record(result, "skipped", result.reason)
                 continue
-            self.report.extracted += 1
+            self.report.extracted += result.article is not None
             if result.outcome == "not_relevant":
                 self.report.not_relevant += 1
                 records[position] = _record(result, "not_relevant", result.reason)
@@ -438,7 +447,7 @@ class _WorkerPool:
 
     def __init__(self, workers: int, topic: Topic, state_dir: Path):
         self.workers = workers
-        self.initargs = (topic, state_dir)
+        self.initargs = (topic, state_dir, prefilter_enabled())
         self.ahead = workers * PAGES_AHEAD_PER_WORKER
 
     def _start(self) -> ProcessPoolExecutor:

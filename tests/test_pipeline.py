@@ -202,7 +202,7 @@ def test_a_worker_that_dies_costs_only_its_page(settings, monkeypatch):
 
     monkeypatch.setattr(pipeline, "extract_article", extract_or_die)
     pages = corpus_pages(4, start=30)
-    pages.insert(2, Page("https://www.junk-sample.org/kill-worker", pages[0].body))
+    pages.insert(2, _article_page(0, "www.junk-sample.org", "/kill-worker", None, site="Junk"))  # passes the prefilter
     path = write_batch(settings, TOPIC.name, pages)
     report = process_batch(path, TOPIC, settings=settings)
     records = [json.loads(line) for line in path.with_name(PROCESSED_FILE).read_text().splitlines()]
