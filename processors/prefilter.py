@@ -8,11 +8,13 @@ of it; and extraction is by far the most expensive stage. General news feeds
 and sitemaps bring mostly such pages.
 
 The check runs on the page as the extractor would decode it
-(``processors.extract.decode_html``), entities unescaped, folded like the
-relevance stage folds, twice: with the tags (attribute values such as
-``og:title`` included) and with the tags replaced by spaces (a phrase split by
-inline markup, "Jorge <b>Glas</b>"). It is a necessary condition only: a page
-that passes still goes through extraction and the real relevance verdict.
+(``processors.extract.decode_html``): its text with the tags replaced by spaces
+(a phrase split by inline markup, "Jorge <b>Glas</b>", still matches; scripts
+are kept, style sheets dropped) plus every ``content`` attribute (``og:title``,
+``description``: the extractor may take the title from there), entities
+unescaped, folded like the relevance stage folds. It is a necessary condition
+only: a page that passes still goes through extraction and the real relevance
+verdict.
 
 Only what is clearly an HTML document is prefiltered: empty bodies, binary data
 and other junk go to the extractor, whose refusal says what was wrong.
@@ -32,6 +34,9 @@ from processors.text import MatcherCache, PhraseMatcher
 
 _HTML_DOCUMENT_RE = re.compile(rb"<\s*(?:html|head|body|title|p|div|article)\b", re.IGNORECASE)
 _TAG_RE = re.compile(r"<[^>]*>")
+_STYLE_RE = re.compile(r"<style\b.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+# Metadata the extractor may take a title or description from (og:title, description).
+_CONTENT_RE = re.compile(r"""\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,9 @@ def cannot_be_relevant(body: bytes, encoding: str | None, topic: Topic) -> str |
     if not _is_html_document(body):
         return None  # the extractor diagnoses it
     matchers = _matchers.get(topic)
-    markup = html.unescape(decode_html(body, encoding))
-    text = markup + "\n" + _TAG_RE.sub(" ", markup)
+    markup = decode_html(body, encoding)
+    attributes = " ".join(double or single for double, single in _CONTENT_RE.findall(markup))
+    text = html.unescape(_TAG_RE.sub(" ", _STYLE_RE.sub(" ", markup)) + "\n" + attributes)
     folded = fold(text)
     if not matchers.events.find(text, folded):
         return f"no event term of {topic.name} anywhere in the page (not extracted)"
