@@ -44,7 +44,7 @@ CONFIGURATIONS: dict[str, dict[str, bool]] = {
     "favor_recall": {"favor_recall": True},
     "include_comments=False": {"include_comments": False},
     "include_tables=False": {"include_tables": False},
-    "no_fallback (no readability/jusText comparison)": {"no_fallback": True},
+    "fast (no readability/jusText fallback)": {"fast": True},
     "favor_precision, include_comments=False": {"favor_precision": True, "include_comments": False},
     MEDIAWATCH: {},
 }

@@ -3,8 +3,9 @@
 Trafilatura does the work; this stage adds what a monitoring pipeline needs around it:
 robust decoding (BOM, then the charset the bytes actually satisfy, then detection), a
 clear refusal for pages with nothing to extract, the page's canonical URL and declared
-language, and a second pass with balanced settings when the precision-oriented first output is suspiciously
-short. The configuration was chosen by measurement (see ``evaluation/RESULTS.md``).
+language, and a second pass with balanced settings when the precision-oriented first
+output is suspiciously short. The configuration was chosen by measurement on the shared
+corpora (``evaluation/RESULTS.md``, ``docs/processing-extraction.md``).
 """
 
 from __future__ import annotations
