@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install system-deps bench clean-state
+.PHONY: run test install system-deps clean-state
 
 run: install
 	$(BIN)/mediawatch run
@@ -28,9 +28,6 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
-
-bench: install
-	$(BIN)/python -m bench
 
 clean-state:
 	-$(BIN)/mediawatch es stop
