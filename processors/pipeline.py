@@ -61,10 +61,11 @@ PREFILTER_ENV = "MEDIAWATCH_PREFILTER"  # "0" extracts every page, even those wi
 # Articles deduplicated and indexed together: one bulk request, one write of records.
 CHUNK_SIZE = 100
 # Pages handed to the workers ahead of the one being collected. Results are
-# collected in batch order, so one slow page (a date search can take seconds)
-# holds up collection: a deep queue keeps the other workers busy meanwhile,
-# while still bounding memory (a few MB of extracted text).
-PAGES_AHEAD_PER_WORKER = 64
+# collected in batch order, so one slow page (the extractor's date search can
+# take over 10 s in a fresh process) holds up collection: a deep queue keeps the
+# other workers busy meanwhile, while still bounding memory (tens of MB of
+# extracted text at most).
+PAGES_AHEAD_PER_WORKER = 256
 # Content types that are never pages, whatever the body looks like.
 NON_PAGE_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip", "application/octet-stream")
 # Fields of an article kept in its processed record (enough for alerts and audits).
