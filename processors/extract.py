@@ -160,8 +160,8 @@ def canonical_url(tree: HtmlElement, url: str) -> str:
     return url
 
 
-def _run_trafilatura(tree: HtmlElement, url: str, options: dict[str, bool]):
-    return trafilatura.bare_extraction(tree, url=url or None, with_metadata=True, **COMMON_OPTIONS, **options)
+def _run_trafilatura(tree: HtmlElement, url: str, options: dict[str, bool], with_metadata: bool):
+    return trafilatura.bare_extraction(tree, url=url or None, with_metadata=with_metadata, **COMMON_OPTIONS, **options)
 
 
 def extract_article(html: str | bytes, url: str, *, encoding: str | None = None) -> Article:
@@ -183,15 +183,19 @@ def extract_article(html: str | bytes, url: str, *, encoding: str | None = None)
     if tree is None:
         raise ExtractionError("unparseable HTML")
 
-    document = _run_trafilatura(tree, url, FIRST_PASS_OPTIONS)
-    if document is None or len(document.text or "") < SHORT_TEXT_CHARS:
-        second = _run_trafilatura(tree, url, SECOND_PASS_OPTIONS)
-        if second is not None and len(second.text or "") > len((document and document.text) or ""):
-            document = second
-    if document is None or not (document.text or "").strip():
+    document = _run_trafilatura(tree, url, FIRST_PASS_OPTIONS, with_metadata=True)
+    body = ((document and document.text) or "").strip()
+    if len(body) < SHORT_TEXT_CHARS:
+        # Metadata does not depend on the text settings: the second pass skips it (a third
+        # of the cost of a pass) unless the first pass found nothing at all.
+        second = _run_trafilatura(tree, url, SECOND_PASS_OPTIONS, with_metadata=document is None)
+        second_body = ((second and second.text) or "").strip()
+        if len(second_body) > len(body):
+            body = second_body
+            document = document or second
+    if document is None or not body:
         raise ExtractionError("no main text found")
 
-    body = document.text.strip()
     return Article(
         url=url,
         text=body,
