@@ -119,9 +119,10 @@ def _claim_has_carrier(es: Elasticsearch, index: str, topic: str, claim_id: str)
 
 def _post_webhook(channels: Channels, alert: dict) -> str | None:
     """POST the alert as JSON; None on a 2xx answer, else the reason it failed."""
+    payload = {key: value for key, value in alert.items() if key != "delivered_to"}  # our bookkeeping, not news
     request = urllib.request.Request(
         channels.webhook_url,
-        data=json.dumps(alert, ensure_ascii=False).encode("utf-8"),
+        data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
         headers={"Content-Type": "application/json"},
         method="POST",
     )

@@ -123,6 +123,7 @@ def test_webhook_failure_is_kept_and_delivered_by_the_next_run(settings, receive
     assert delivered["content_type"] == "application/json"
     assert delivered["json"]["id"] == pending["id"] and delivered["json"]["outlet"] == "republisher-sample.org"
     assert delivered["json"]["claim_id"] == CLAIM and delivered["json"]["passage"]
+    assert delivered["json"]["article_url"] == copy.url and "delivered_to" not in delivered["json"]
     (done,) = [a for a in list_alerts(settings) if a["outlet"] == "republisher-sample.org"]
     assert done["delivered_to"] == ["log", "webhook"]
 
