@@ -105,6 +105,27 @@ def _ids(es: Elasticsearch, index: str) -> set[str]:
     return {hit["_id"] for hit in helpers.scan(es, index=index, query={"query": {"match_all": {}}}, _source=False)}
 
 
+def _carry_new_arrivals(es: Elasticsearch, live: list[str], new_index: str, since: str) -> int:
+    """Copy documents first indexed into the live index while the rebuild ran (a monitor run).
+
+    They come from batches the rebuild may not have read; documents the rebuild
+    wrote itself are kept (``create`` does not overwrite them).
+    """
+    query = {"query": {"range": {"indexed_at": {"gte": since}}}}
+    actions = (
+        {"_op_type": "create", "_index": new_index, "_id": hit["_id"], "_source": hit["_source"]}
+        for hit in helpers.scan(es, index=",".join(live), query=query)
+    )
+    copied = 0
+    for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False, refresh="wait_for"):
+        result = item["create"]
+        if ok:
+            copied += 1
+        elif result.get("status") != 409:
+            raise ReprocessError(f"could not carry document {result.get('_id')} over to {new_index}: {result.get('error')}")
+    return copied
+
+
 def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = None) -> dict:
     """Rebuild the articles index from the archive and the seeds; switch the alias on success."""
     settings = settings or load_settings()
@@ -114,6 +135,7 @@ def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = No
         previous_indices = sorted(es.indices.get_alias(name=alias))
     except NotFoundError as exc:
         raise ConfigError(f"alias {alias} does not exist: run `mediawatch setup` first") from exc
+    started = datetime.now(timezone.utc).replace(microsecond=0)
     first_seen = _first_seen(es, alias)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S%fz")
     new_index = f"{es_access.versioned_index(settings, 'articles')}-{stamp}"
@@ -142,6 +164,8 @@ def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = No
                 f"{len(losses)} pages indexed before could not be reprocessed, e.g. {losses[:3]}; "
                 f"the alias {alias} still points at {previous_indices}"
             )
+        # Last, so that the window in which a monitor run could still add a document is short.
+        arrived = _carry_new_arrivals(es, previous_indices, new_index, started.isoformat())
         es.indices.refresh(index=new_index)
     except BaseException:
         es.indices.delete(index=new_index, ignore_unavailable=True)
@@ -164,6 +188,7 @@ def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = No
         "deleted": deleted,
         "documents": len(new_ids),
         "previous_documents": len(first_seen),
+        "arrived_during_rebuild": arrived,
         "dropped": dropped,
         "alerts": alerts,
         "records": str(run_dir),

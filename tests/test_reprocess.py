@@ -97,3 +97,27 @@ def test_failed_rebuild_leaves_the_alias_and_the_old_index_alone(settings, archi
     assert _snapshot(settings) == before
     family = es_access.client("writer", settings).indices.get(index=f"{settings.index_name('articles')}-v*")
     assert len(family) == 2  # the live index and the one kept from the last switch; the failed one is gone
+
+
+def test_documents_indexed_during_the_rebuild_are_carried_over(settings, archive, monkeypatch):
+    """A monitor run that indexes into the live index while the rebuild runs loses nothing."""
+    from mediawatch.documents import article_id
+    from mediawatch.records import Article
+    from processors import reprocess as reprocess_module
+    from processors.indexing import index_articles
+
+    title, paragraphs = seed_text(1)
+    arrival = Article(url="https://www.reprocess-d-sample.com/late", canonical_url="https://www.reprocess-d-sample.com/late",
+                      title=title, text="\n".join(paragraphs), outlet="reprocess-d-sample.com", topic=TOPIC.name)
+    real_assess = reprocess_module.assess_articles
+
+    def assess_while_the_monitor_indexes(articles, topic):
+        index_articles([arrival], settings, refresh=True)  # the monitor, half-way through the rebuild
+        return real_assess(articles, topic)
+
+    monkeypatch.setattr(reprocess_module, "assess_articles", assess_while_the_monitor_indexes)
+    before = _snapshot(settings)
+    summary = reprocess(settings)
+    assert summary["arrived_during_rebuild"] == 1
+    after = _snapshot(settings)
+    assert set(after) == set(before) | {article_id(arrival.canonical_url)}
