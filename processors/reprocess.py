@@ -11,6 +11,9 @@ A rebuild fails when a page that was indexed before cannot be read back from the
 archive or hits an unexpected error: switching would lose it. Pages that the new
 extraction or relevance stage legitimately refuses are reported as ``dropped``.
 
+Documents first indexed into the live index while the rebuild ran (a monitor
+run) are copied into the new index just before the switch.
+
 The index just retired is kept (to compare, or to switch back); indices retired
 by earlier rebuilds are deleted. ``indexed_at`` (first seen) is carried over
 from the old index; duplicate groups come from the persistent duplicate index,
