@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from mediawatch.records import Article
 from mediawatch.settings import PROJECT_ROOT
 from mediawatch.topics import load_topic
 from processors.extract import ExtractionError, extract_article
