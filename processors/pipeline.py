@@ -342,7 +342,7 @@ class ChunkIndexer:
     def _index(self, articles: list[Article], updates: dict[str, dict]) -> dict[str, tuple[str, str]]:
         """Index the chunk; (outcome, reason) per article id."""
         if self.rebuild_index:
-            sent = index_into(self.rebuild_index, self.es, articles)
+            index_into(self.rebuild_index, self.es, articles)  # raises on any failure: the rebuild is abandoned
             self.written.update(article.id for article in articles)
             self.deferred.update(updates)
             self.report.indexed += len(articles)
