@@ -153,6 +153,9 @@ def test_truncated_real_page_still_extracts():
         (b"<html><head><title>x</title></head><body></body></html>", "no main text"),
         (b"<html><body><script>var page = {};</script><style>p {}</style></body>", "no main text"),
         (b"\xff\xfe<\x00h\x00t\x00m\x00l\x00>\x00", "no main text"),
+        (b'{"id": 1, "items": [1, 2, 3]}', "unparseable HTML"),
+        (b"<!-- nothing but a comment -->", "unparseable HTML"),
+        (b'<html><frameset><frame src="a.html"></frameset></html>', "no main text"),
     ],
 )
 def test_pages_without_text_are_refused_with_a_reason(payload, reason):
