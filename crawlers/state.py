@@ -19,12 +19,12 @@ Tables:
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from mediawatch.sqlite_state import open_state_db, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT);
@@ -47,10 +47,7 @@ class CrawlState:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # isolation_level=None: autocommit, each statement (or explicit BEGIN block) is durable on return.
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_state_db(path, timeout=30, check_same_thread=False)
         self._db.executescript(_SCHEMA)
 
     @classmethod
@@ -107,7 +104,7 @@ class CrawlState:
 
     def record_page(self, url: str, run_id: str, record: dict[str, Any], aliases: Iterable[str]) -> None:
         """Store a fetched page under ``url`` and every alias, and take it off the frontier, atomically."""
-        with self._transaction():
+        with transaction(self._db):
             self._db.execute(
                 "INSERT OR REPLACE INTO pages (url, run_id, record) VALUES (?, ?, ?)",
                 (url, run_id, json.dumps(record, ensure_ascii=False)),
@@ -143,12 +140,3 @@ class CrawlState:
             "INSERT OR REPLACE INTO validators (url, etag, last_modified) VALUES (?, ?, ?)", (url, etag, last_modified)
         )
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")

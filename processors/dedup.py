@@ -24,9 +24,6 @@ a new article does not grow with the number already indexed.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -37,6 +34,7 @@ from datasketch import MinHash, MinHashLSH
 
 from mediawatch.records import Article
 from mediawatch.settings import ConfigError
+from mediawatch.sqlite_state import open_state_db, transaction
 from processors.text import shingles, skeleton_words, words
 
 SHINGLE_WORDS = 3
@@ -114,9 +112,8 @@ class DuplicateIndex:
         self.changed_originals: list[str] = []  # set by each assign()
         directory = Path(state_dir) / "dedup"
         directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(directory / "dedup.sqlite3", timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # One assign is one transaction: a crash or an error leaves the previous state.
+        self._db = open_state_db(directory / "dedup.sqlite3", timeout=60)
         self._db.executescript(_SCHEMA)
         self._check_parameters()
 
@@ -127,7 +124,7 @@ class DuplicateIndex:
             "shingles": f"{SHINGLE_WORDS} skeleton words",
             "bands": f"{self._bands}x{self._rows}",
         }
-        with self._transaction():
+        with transaction(self._db):
             stored = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
             if not stored:
                 self._db.executemany("INSERT INTO meta VALUES (?, ?)", wanted.items())
@@ -136,16 +133,6 @@ class DuplicateIndex:
                     f"dedup state was built with {stored}, not {wanted}: use the same parameters or a new state directory"
                 )
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        # One assign is all or nothing: a crash or an error leaves the previous state.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # --- fingerprints -------------------------------------------------------
 
@@ -232,7 +219,7 @@ class DuplicateIndex:
         fingerprint = self._fingerprint(article.text or "")
         published = _published_key(article.published_at)
         signature = fingerprint.signature.tobytes() if fingerprint.signature is not None else None
-        with self._transaction():
+        with transaction(self._db):
             row = self._db.execute("SELECT group_id, content_hash FROM members WHERE key = ?", (key,)).fetchone()
             if row:
                 group_id, old_hash = row
