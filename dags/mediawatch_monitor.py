@@ -9,11 +9,9 @@ Schedule: ``MEDIAWATCH_MONITOR_SCHEDULE`` (default hourly).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from airflow.sdk import TaskGroup, dag, task
 
-from mediawatch.airflow_env import default_task_args, monitor_schedule, task_group_id, topic_files
+from mediawatch.airflow_env import dag_defaults, monitor_schedule, task_group_id, topic_files
 
 
 @task
@@ -49,12 +47,7 @@ def alert(topic_file: str, processed_path: str) -> str:
 @dag(
     dag_id="mediawatch_monitor",
     schedule=monitor_schedule(),
-    start_date=datetime(2024, 4, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_task_args(),
-    tags=["mediawatch"],
-    doc_md=__doc__,
+    **dag_defaults(__doc__),
 )
 def mediawatch_monitor():
     for topic_file in topic_files():

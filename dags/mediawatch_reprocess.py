@@ -8,11 +8,9 @@ Thin wiring: the work is ``mediawatch.tasks.reprocess_archive``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from airflow.sdk import dag, task
 
-from mediawatch.airflow_env import default_task_args
+from mediawatch.airflow_env import dag_defaults
 
 
 @task
@@ -26,12 +24,7 @@ def reprocess() -> str:
 @dag(
     dag_id="mediawatch_reprocess",
     schedule=None,
-    start_date=datetime(2024, 4, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_task_args(),
-    tags=["mediawatch"],
-    doc_md=__doc__,
+    **dag_defaults(__doc__),
 )
 def mediawatch_reprocess():
     reprocess()

@@ -6,11 +6,9 @@ ids, so a rerun overwrites rather than duplicates.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from airflow.sdk import dag, task
 
-from mediawatch.airflow_env import default_task_args
+from mediawatch.airflow_env import dag_defaults
 
 
 @task
@@ -24,12 +22,7 @@ def index_seeds() -> int:
 @dag(
     dag_id="mediawatch_seeds",
     schedule="@once",
-    start_date=datetime(2024, 4, 1, tzinfo=timezone.utc),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_task_args(),
-    tags=["mediawatch"],
-    doc_md=__doc__,
+    **dag_defaults(__doc__),
 )
 def mediawatch_seeds():
     index_seeds()

@@ -23,7 +23,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,18 @@ def default_task_args() -> dict[str, Any]:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(hours=1),
         "execution_timeout": timedelta(minutes=number("MEDIAWATCH_TASK_TIMEOUT_MIN", 50)),
+    }
+
+
+def dag_defaults(doc: str | None) -> dict[str, Any]:
+    """What every mediawatch DAG shares: no catch-up, one active run, retries, docs."""
+    return {
+        "start_date": datetime(2024, 4, 1, tzinfo=timezone.utc),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": default_task_args(),
+        "tags": ["mediawatch"],
+        "doc_md": doc,
     }
 
 
