@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.addresses import PRIVATE_HOST_CLASSES
+from mediawatch.errors import OperationalError
 from mediawatch.settings import Settings, load_settings
 
 
-class CrawlError(RuntimeError):
+class CrawlError(OperationalError):
     """The crawl process failed; the message carries the end of its log."""
 
 

@@ -12,6 +12,9 @@ import importlib
 import logging
 import sys
 
+from mediawatch.errors import OperationalError
+from mediawatch.settings import ConfigError
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "es": ("mediawatch.commands.es", "start, stop or inspect the local Elasticsearch node"),
@@ -55,14 +58,27 @@ def main(argv: list[str] | None = None) -> int:
     command_parser = argparse.ArgumentParser(prog=f"mediawatch {top.command}", description=help_text)
     module.add_arguments(command_parser)
     args = command_parser.parse_args(rest)
-    from mediawatch.settings import ConfigError
-
     try:
         return int(module.run(args) or 0)
-    except ConfigError as exc:
-        print(f"mediawatch {top.command}: configuration error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        message = _user_message(exc)
+        if message is None:
+            raise
+        print(f"mediawatch {top.command}: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
 
+
+def _user_message(exc: Exception) -> str | None:
+    """One line for the failures users must act on (a traceback only for bugs)."""
+    if isinstance(exc, ConfigError):
+        return f"configuration error: {exc}"
+    if isinstance(exc, OperationalError):
+        return str(exc)
+    # The client is imported only by commands that talk to Elasticsearch.
+    client = sys.modules.get("elasticsearch")
+    if client is not None and isinstance(exc, (client.ApiError, client.TransportError)):
+        return f"Elasticsearch error: {exc}"
+    return None
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from mediawatch.errors import OperationalError
 from mediawatch.security import ROLE_OF_USER_KIND, ROLES
 from mediawatch.settings import Settings
 
@@ -43,7 +44,7 @@ START_TIMEOUT_S = 180
 JVM_ROOT = Path("/usr/lib/jvm")
 
 
-class EsNodeError(RuntimeError):
+class EsNodeError(OperationalError):
     """The local node could not be fetched, started or stopped; the message says why."""
 
 

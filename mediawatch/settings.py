@@ -15,12 +15,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mediawatch.errors import OperationalError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _NAMESPACE_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
-class ConfigError(RuntimeError):
+class ConfigError(OperationalError):
     """A configuration value is missing or malformed; the message says which."""
 
 

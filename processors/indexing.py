@@ -29,6 +29,7 @@ from elasticsearch import Elasticsearch, helpers
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import TransportError
 
+from mediawatch.errors import OperationalError
 from mediawatch import es as es_access
 from mediawatch.documents import to_document
 from mediawatch.records import Article
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-class IndexingError(RuntimeError):
+class IndexingError(OperationalError):
     """Elasticsearch could not take the documents; they are spooled, nothing is lost.
 
     ``report`` says what the failed call did before (indexed, spooled ids).

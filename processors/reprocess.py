@@ -31,6 +31,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from mediawatch.errors import OperationalError
 from mediawatch import es as es_access
 from mediawatch.seeds import SEED_TOPIC, load_seed_articles
 from mediawatch.settings import ConfigError, Settings, load_settings
@@ -54,7 +55,7 @@ BATCH_FILE = "batch.jsonl"
 LOSS_REASONS = ("archive unreadable", "unexpected error")
 
 
-class ReprocessError(RuntimeError):
+class ReprocessError(OperationalError):
     """The rebuild failed; the alias still points at the old index, which is untouched."""
 
 

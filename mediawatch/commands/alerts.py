@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-
-from elasticsearch import ApiError, TransportError
 
 from mediawatch.settings import load_settings
 
@@ -19,11 +16,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from processors.alerts import list_alerts
 
-    try:
-        alerts = list_alerts(load_settings(), include_baseline=args.baseline, size=args.size)
-    except (ApiError, TransportError) as exc:
-        print(f"mediawatch alerts: Elasticsearch error: {exc}", file=sys.stderr)
-        return 1
+    alerts = list_alerts(load_settings(), include_baseline=args.baseline, size=args.size)
     if args.json:
         for alert in alerts:
             print(json.dumps(alert, ensure_ascii=False))

@@ -26,16 +26,12 @@ def _default_topic(settings) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crawlers.runner import CrawlError, run_crawl
+    from crawlers.runner import run_crawl
 
     settings = load_settings()
     topic = args.topic or _default_topic(settings)
-    try:
-        result = run_crawl(topic, args.out, extra_sources=args.source, allow_private_hosts=args.allow_private_hosts,
-                           settings=settings)
-    except CrawlError as exc:
-        print(f"mediawatch crawl: {exc}")
-        return 1
+    result = run_crawl(topic, args.out, extra_sources=args.source, allow_private_hosts=args.allow_private_hosts,
+                       settings=settings)
     summary = result.summary
     print(json.dumps({"run_id": summary["run_id"], "counts": summary["counts"],
                       "unreachable_sources": summary["unreachable_sources"]}, indent=2, ensure_ascii=False))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from mediawatch import esnode
 from mediawatch.settings import load_settings
@@ -18,16 +17,12 @@ def run(args) -> int:
     if settings.uses_external_es:
         print(f"MEDIAWATCH_ES_URL is set ({settings.es_url}): mediawatch uses that cluster, not a local node.")
         return 0
-    try:
-        if args.action == "start":
-            info = esnode.start(settings)
-            verb = "already running" if info.reused else f"started in {info.start_seconds:.1f}s"
-            print(f"Elasticsearch {verb} at {info.url} (pid {info.pid})")
-        elif args.action == "stop":
-            print("stopped" if esnode.stop(settings) else "not running")
-        else:
-            print(json.dumps(esnode.status(settings), indent=2))
-    except esnode.EsNodeError as exc:
-        print(f"mediawatch es {args.action}: {exc}", file=sys.stderr)
-        return 1
+    if args.action == "start":
+        info = esnode.start(settings)
+        verb = "already running" if info.reused else f"started in {info.start_seconds:.1f}s"
+        print(f"Elasticsearch {verb} at {info.url} (pid {info.pid})")
+    elif args.action == "stop":
+        print("stopped" if esnode.stop(settings) else "not running")
+    else:
+        print(json.dumps(esnode.status(settings), indent=2))
     return 0

@@ -6,9 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from elasticsearch import ApiError, TransportError
-
-from mediawatch import esnode
 from mediawatch.commands.setup import ensure_ready
 from mediawatch.settings import ConfigError, Settings, load_settings
 from mediawatch.topics import Topic, load_topic
@@ -35,7 +32,6 @@ def resolve_topic(batch: Path, topic_arg: str | None, settings: Settings) -> Top
 
 def run(args) -> int:
     from processors.alerts import raise_alerts
-    from processors.indexing import IndexingError
     from processors.pipeline import process_batch
 
     settings = load_settings()
@@ -43,16 +39,9 @@ def run(args) -> int:
         print(f"mediawatch process: {args.batch} is not a file", file=sys.stderr)
         return 2
     topic = resolve_topic(args.batch, args.topic, settings)
-    try:
-        ensure_ready(settings)
-        report = process_batch(args.batch, topic, settings=settings)
-        if not args.no_alerts:
-            report.alerts = len(raise_alerts(Path(report.processed_path), topic, settings=settings))
-    except IndexingError as exc:
-        print(f"mediawatch process: {exc}", file=sys.stderr)
-        return 1
-    except (esnode.EsNodeError, ApiError, TransportError) as exc:
-        print(f"mediawatch process: Elasticsearch error: {exc}", file=sys.stderr)
-        return 1
+    ensure_ready(settings)
+    report = process_batch(args.batch, topic, settings=settings)
+    if not args.no_alerts:
+        report.alerts = len(raise_alerts(Path(report.processed_path), topic, settings=settings))
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     return 0

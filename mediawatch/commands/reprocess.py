@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from elasticsearch import ApiError, TransportError
-
-from mediawatch import esnode
 from mediawatch.commands.setup import ensure_ready
 from mediawatch.settings import load_settings
 
@@ -17,18 +13,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from processors.indexing import IndexingError
-    from processors.reprocess import ReprocessError, reprocess
+    from processors.reprocess import reprocess
 
     settings = load_settings()
-    try:
-        ensure_ready(settings)
-        summary = reprocess(settings)
-    except (ReprocessError, IndexingError) as exc:
-        print(f"mediawatch reprocess: {exc}", file=sys.stderr)
-        return 1
-    except (esnode.EsNodeError, ApiError, TransportError) as exc:
-        print(f"mediawatch reprocess: Elasticsearch error: {exc}", file=sys.stderr)
-        return 1
+    ensure_ready(settings)
+    summary = reprocess(settings)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-from elasticsearch import ApiError, TransportError
-
 from mediawatch.search import search
 from mediawatch.settings import load_settings
 
@@ -23,14 +21,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    try:
-        result = search(
-            args.query, lang=args.lang, outlet=args.outlet, since=args.since, until=args.until,
-            source_type=args.source_type, size=args.size, settings=load_settings(),
-        )
-    except (ApiError, TransportError) as exc:
-        print(f"mediawatch search: Elasticsearch error: {exc}", file=sys.stderr)
-        return 1
+    result = search(
+        args.query, lang=args.lang, outlet=args.outlet, since=args.since, until=args.until,
+        source_type=args.source_type, size=args.size, settings=load_settings(),
+    )
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return 0

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from elasticsearch import ApiError, TransportError
-
-from mediawatch import esnode
 from mediawatch.commands.setup import ensure_ready
 from mediawatch.seeds import index_seeds
 from mediawatch.settings import load_settings
@@ -19,11 +15,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     settings = load_settings()
-    try:
-        ensure_ready(settings)
-        report = index_seeds(settings)
-    except (esnode.EsNodeError, ApiError, TransportError) as exc:
-        print(f"mediawatch seeds: {exc}", file=sys.stderr)
-        return 1
+    ensure_ready(settings)
+    report = index_seeds(settings)
     print(json.dumps(report.to_dict(), indent=2, default=str))
     return 0

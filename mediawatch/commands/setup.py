@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
-from elasticsearch import ApiError, TransportError
-
 from mediawatch import es, esnode
 from mediawatch.settings import load_settings
 
@@ -23,11 +19,7 @@ def ensure_ready(settings) -> None:
 
 def run(args) -> int:
     settings = load_settings()
-    try:
-        ensure_ready(settings)
-    except (esnode.EsNodeError, ApiError, TransportError) as exc:
-        print(f"mediawatch setup: {exc}", file=sys.stderr)
-        return 1
+    ensure_ready(settings)
     print(f"Elasticsearch ready at {es.es_url(settings)}: aliases "
           + ", ".join(settings.index_name(kind) for kind in es.INDEX_KINDS))
     return 0
