@@ -3,27 +3,28 @@ of a local web on 127.0.0.1, the real Elasticsearch node.
 
 One scenario, in order (each test continues from the state the previous one left):
 a first monitoring run indexes and alerts; a second adds and alerts nothing;
-Elasticsearch unreachable when the index task runs fails that task clearly and
-the next run delivers every document; a reprocess swaps the alias without losing a
-document; ``mediawatch run``'s cycle indexes the seeds and accounts for sources
-that cannot be reached.
+a reprocess swaps the alias without losing a document; ``mediawatch run``'s cycle
+indexes the seeds and accounts for sources that cannot be reached. In between, the
+outage test keeps its own state on a private node that it really stops: the task
+that indexes fails clearly, and once the node is started again the next run
+delivers every document.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
-from mediawatch import airflow_env
+from mediawatch import airflow_env, esnode
 from mediawatch.documents import article_id
 from mediawatch.es import client
 from tests.support.batches import article_html, seed_text
 from tests.support.localweb import LocalWeb, corpus_pages, write_topic
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["tests.support.private_node"]
 
 FEED = "/feeds/affair.rss"
 CLAIM = "us_planned_raid"
@@ -179,40 +180,43 @@ def test_second_run_adds_nothing_and_alerts_nothing(settings, monitoring):
     assert len(_alerts(settings)) == len(alerts)
 
 
-def test_elasticsearch_down_at_index_then_next_run_delivers_everything(settings, site, web, monitoring, capfd):
-    before = _articles(settings)
+def test_elasticsearch_stopped_at_index_then_next_run_delivers_everything(private_node, site, web, monitoring, capfd):
+    """A real node stopped between two runs, then restarted. It is a private node with its
+    own state directory (the session node serves other modules), so the first run here
+    crawls and indexes the whole site again."""
+    first = _run("mediawatch_monitor")
+    assert str(first.state) == "success", _states(first)
+    before = _articles(private_node)
+    assert {article_id(url) for url in site.values()} <= set(before)
+
+    assert esnode.stop(private_node), "the private node was running"
     new = {
         "late_claim": _seed_page(web, 1, "www.outlet-e-sample.com", "raid-planned", "2024-09-03T08:00:00+00:00", "Outlet E", 1),
         "late_spanish": _spanish_page(web, "www.diario-f-sample.com", "embajada-asalto", "2024-09-04T08:00:00+00:00", "Diario F"),
     }
-    # The shared node cannot be stopped (other test modules and sessions use it): the tasks
-    # are pointed at a loopback port where nothing listens, which refuses connections
-    # exactly as a stopped node does. Only the index and alert tasks talk to Elasticsearch.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead_port = probe.getsockname()[1]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MEDIAWATCH_LOCAL_ES_PORT", str(dead_port))
-        capfd.readouterr()
-        failed = _run("mediawatch_monitor")
-        output = capfd.readouterr()
+    capfd.readouterr()
+    failed = _run("mediawatch_monitor")
+    output = capfd.readouterr()
+    # Only the index and alert tasks talk to Elasticsearch: the crawl succeeds.
     states = _states(failed)
     assert str(failed.state) == "failed"
     assert states["glas_embassy.crawl"] == "success"
     assert states["glas_embassy.index"] == "failed"
     assert states["glas_embassy.alert"] == "upstream_failed"
     assert "ElasticsearchUnavailable" in output.out + output.err
-    assert "is unreachable" in output.out + output.err
-    pending = _batches(settings)[-1]
+    assert f"{esnode.url(private_node)} is unreachable" in output.out + output.err
+    pending = _batches(private_node)[-1]
     assert not pending.with_name("process_report.json").exists(), "the crawled batch waits for the next run"
 
+    assert not esnode.start(private_node).reused, "the node was really down"
+    assert _articles(private_node).keys() == before.keys(), "the restarted node kept the first run's documents"
     recovered = _run("mediawatch_monitor")
     assert str(recovered.state) == "success", _states(recovered)
-    after = _articles(settings)
+    after = _articles(private_node)
     assert set(after) == set(before) | {article_id(url) for url in new.values()}
     assert len(after) == len(before) + 2
     assert pending.with_name("process_report.json").exists() and pending.with_name("alerts.json").exists()
-    assert {a["outlet"] for a in _alerts(settings)} >= {"outlet-e-sample.com", "diario-f-sample.com"}
+    assert {a["outlet"] for a in _alerts(private_node)} >= {"outlet-e-sample.com", "diario-f-sample.com"}
 
 
 def test_reprocess_swaps_the_alias_without_losing_a_document(settings, monitoring):
