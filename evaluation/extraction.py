@@ -25,12 +25,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from multiprocessing import Pool
 from pathlib import Path
 
 import trafilatura
 
 from evaluation.corpora import CORPORA_DIR
+from evaluation.parallel import parallel_map
 from evaluation.results import write_section
 from processors.extract import ExtractionError, extract_article
 
@@ -117,19 +117,16 @@ def _extract_job(job: tuple[str, Path, str | None]) -> str:
         return extract_text(configuration, handle.read(), url)
 
 
-def _extract_all(configuration: str, pages: list[tuple[Path, str | None]], workers: int) -> list[str]:
+def _extract_all(configuration: str, pages: list[tuple[Path, str | None]], workers: int | None) -> list[str]:
     jobs = [(configuration, path, url) for path, url in pages]
-    if workers <= 1:
-        return [_extract_job(job) for job in jobs]
-    with Pool(workers) as pool:
-        return pool.map(_extract_job, jobs, chunksize=4)
+    return parallel_map(_extract_job, jobs, workers, chunksize=4)
 
 
 def score_extraction_benchmark(configuration: str = MEDIAWATCH, workers: int | None = None) -> Score:
     gold = json.loads((BENCHMARK_DIR / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(gold)
     pages = [(BENCHMARK_DIR / "html" / f"{page_id}.html.gz", gold[page_id].get("url")) for page_id in ids]
-    outputs = _extract_all(configuration, pages, workers or os.cpu_count() or 1)
+    outputs = _extract_all(configuration, pages, workers)
     pairs = [shingle_precision_recall(out, gold[page_id]["articleBody"]) for page_id, out in zip(ids, outputs)]
     return Score(
         precision=sum(p for p, _ in pairs) / len(pairs),
@@ -145,7 +142,7 @@ def score_web_pages(configuration: str = MEDIAWATCH, workers: int | None = None)
     pages = [
         (WEB_PAGES_DIR / "html" / segments[key]["file"], key if key.startswith("http") else None) for key in keys
     ]
-    outputs = _extract_all(configuration, pages, workers or os.cpu_count() or 1)
+    outputs = _extract_all(configuration, pages, workers)
     totals: Counter = Counter(tp=0, fn=0, fp=0, tn=0)
     for key, out in zip(keys, outputs):
         totals.update(segment_counts(out, segments[key].get("with", []), segments[key].get("without", [])))
@@ -182,8 +179,7 @@ def score_web_pages_metadata(workers: int | None = None) -> dict[str, tuple[int,
     segments = json.loads((WEB_PAGES_DIR / "segments.json").read_text(encoding="utf-8"))
     keys = sorted(segments)
     jobs = [(WEB_PAGES_DIR / "html" / segments[key]["file"], key if key.startswith("http") else None) for key in keys]
-    with Pool(workers or os.cpu_count() or 1) as pool:
-        results = pool.map(_metadata_job, jobs, chunksize=4)
+    results = parallel_map(_metadata_job, jobs, workers, chunksize=4)
     scores = {"title": [0, 0], "date": [0, 0], "author": [0, 0]}
     for key, (title, date, authors) in zip(keys, results):
         gold = segments[key]

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from multiprocessing import Pool
 
 from langdetect import DetectorFactory, detect
 from langdetect.lang_detect_exception import LangDetectException
 
 from evaluation.corpora import CORPORA_DIR
+from evaluation.parallel import parallel_map
 from evaluation.results import write_section
 from processors.language import detect_language
 
@@ -72,8 +72,7 @@ def score_langid(detector: str = MEDIAWATCH, workers: int | None = None) -> dict
     """Accuracy per language over every sentence of the corpus."""
     codes = languages()
     jobs = [(detector, code) for code in codes]
-    with Pool(workers or os.cpu_count() or 1) as pool:
-        return dict(zip(codes, pool.map(_score_language, jobs, chunksize=1)))
+    return dict(zip(codes, parallel_map(_score_language, jobs, workers)))
 
 
 def main(argv: list[str] | None = None) -> int:
