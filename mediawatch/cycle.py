@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -107,12 +109,21 @@ def format_account(account: dict, settings: Settings) -> str:
             f"  searchable now: {index['articles']} articles ({index['seeds']} seeds), {index['alerts']} alerts"
             f" in {settings.index_name('articles')} / {settings.index_name('alerts')}"
         )
+    command = _mediawatch_command()
     lines += [
         "",
-        "  search:      mediawatch search \"Jorge Glas\"",
+        f"  search:      {command} search \"Jorge Glas\"",
         "  keep watching (scheduler, DAG processor and UI on http://127.0.0.1:8080):",
-        "               mediawatch airflow standalone",
+        f"               {command} airflow standalone",
         "  (the login is printed by Airflow and kept in var/airflow/simple_auth_manager_passwords.json.generated)",
         "",
     ]
     return "\n".join(lines)
+
+
+def _mediawatch_command() -> str:
+    """How the user can call mediawatch from here: the venv's script when it is not on PATH."""
+    script = Path(sys.executable).parent / "mediawatch"
+    if not script.exists() or shutil.which("mediawatch") == str(script):
+        return "mediawatch"
+    return os.path.relpath(script)
