@@ -208,8 +208,7 @@ def topic_files() -> list[Path]:
 
     Only the directory listing: the files are read by the tasks, not at parse time.
     """
-    topics_dir = Path(os.environ.get("MEDIAWATCH_TOPICS_DIR") or PROJECT_ROOT / "topics")
-    return sorted(topics_dir.glob("*.yaml"))
+    return sorted(load_settings().topics_dir.glob("*.yaml"))
 
 
 def task_group_id(topic_file: Path) -> str:

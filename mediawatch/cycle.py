@@ -115,7 +115,8 @@ def format_account(account: dict, settings: Settings) -> str:
         f"  search:      {command} search \"Jorge Glas\"",
         "  keep watching (scheduler, DAG processor and UI on http://127.0.0.1:8080):",
         f"               {command} airflow standalone",
-        "  (the login is printed by Airflow and kept in var/airflow/simple_auth_manager_passwords.json.generated)",
+        "  (the login is printed by Airflow and kept in "
+        f"{os.path.relpath(settings.home / 'airflow' / 'simple_auth_manager_passwords.json.generated')})",
         "",
     ]
     return "\n".join(lines)

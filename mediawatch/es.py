@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
@@ -162,6 +161,3 @@ def drop_namespace(settings: Settings) -> None:
         except NotFoundError:
             pass
 
-
-def mappings_path(kind: str) -> Path:
-    return MAPPINGS_DIR / f"{kind}.json"

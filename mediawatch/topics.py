@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from mediawatch.settings import ConfigError, Settings
+from mediawatch.settings import ConfigError
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,3 @@ def load_topic(path: Path) -> Topic:
         path=Path(path),
     )
 
-
-def discover_topics(settings: Settings) -> list[Topic]:
-    """Every ``*.yaml`` in the topics directory, sorted by file name."""
-    return [load_topic(p) for p in sorted(settings.topics_dir.glob("*.yaml"))]

@@ -34,7 +34,7 @@ from typing import Iterable
 from elasticsearch import ConflictError, Elasticsearch
 
 from mediawatch import es as es_access
-from mediawatch.settings import Settings, load_settings
+from mediawatch.settings import ConfigError, Settings, load_settings
 from mediawatch.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,11 @@ class Channels:
     @classmethod
     def from_env(cls) -> "Channels":
         timeout = os.environ.get(WEBHOOK_TIMEOUT_ENV) or "10"
-        return cls(webhook_url=os.environ.get(WEBHOOK_URL_ENV) or None, webhook_timeout_s=float(timeout))
+        try:
+            seconds = float(timeout)
+        except ValueError as exc:
+            raise ConfigError(f"{WEBHOOK_TIMEOUT_ENV}={timeout!r} is not a number of seconds") from exc
+        return cls(webhook_url=os.environ.get(WEBHOOK_URL_ENV) or None, webhook_timeout_s=seconds)
 
 
 def _now() -> str:

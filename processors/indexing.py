@@ -138,6 +138,15 @@ def _send(es: Elasticsearch, index: str, entries: list[dict], report: IndexRepor
     return failed, None
 
 
+def _append_dead(settings: Settings, entries: list[dict]) -> None:
+    """Dead letters: kept on disk with their reason, never retried automatically."""
+    dead_dir = _spool_dir(settings) / "dead"
+    dead_dir.mkdir(parents=True, exist_ok=True)
+    with (dead_dir / "dead.jsonl").open("a", encoding="utf-8") as handle:
+        for entry in entries:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
 def _settle(settings: Settings, failed: list[dict], report: IndexReport) -> None:
     retry = [entry for entry in failed if entry["attempts"] < MAX_ATTEMPTS]
     dead = [entry for entry in failed if entry["attempts"] >= MAX_ATTEMPTS]
@@ -147,12 +156,9 @@ def _settle(settings: Settings, failed: list[dict], report: IndexReport) -> None
         report.spooled_ids.extend(entry["doc"]["id"] for entry in retry)
         log.warning("%d documents could not be indexed; spooled to %s for the next run", len(retry), path)
     if dead:
-        dead_dir = _spool_dir(settings) / "dead"
-        dead_dir.mkdir(parents=True, exist_ok=True)
-        with (dead_dir / "dead.jsonl").open("a", encoding="utf-8") as handle:
-            for entry in dead:
-                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                log.error("giving up on document %s after %d attempts: %s", entry["doc"]["id"], entry["attempts"], entry["reason"])
+        for entry in dead:
+            log.error("giving up on document %s after %d attempts: %s", entry["doc"]["id"], entry["attempts"], entry["reason"])
+        _append_dead(settings, dead)
         report.dead += len(dead)
         report.dead_ids.extend(entry["doc"]["id"] for entry in dead)
     report.errors.extend(entry["reason"] for entry in failed[:10])
@@ -178,6 +184,23 @@ def _index_entries(
         raise _unreachable(settings, unreachable, report) from unreachable
 
 
+def _read_spool_file(settings: Settings, path: Path, report: IndexReport) -> list[dict]:
+    """The entries of a spool file; a line that does not parse (a disk fault, a hand edit)
+    goes to the dead letters with its reason instead of blocking the spool for good."""
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            reason = f"unreadable spool line {path.name}:{number}: {exc}"
+            log.error("%s", reason)
+            _append_dead(settings, [{"raw": line, "attempts": 0, "reason": reason}])
+            report.dead += 1
+    return entries
+
+
 def deliver_spool(settings: Settings | None = None, es: Elasticsearch | None = None) -> IndexReport:
     """Send documents left by earlier runs. Spool files are removed only once handled."""
     settings = settings or load_settings()
@@ -185,7 +208,7 @@ def deliver_spool(settings: Settings | None = None, es: Elasticsearch | None = N
     spool = _spool_dir(settings)
     # *.delivering: files claimed by a run that crashed before settling them.
     for path in sorted([*spool.glob("pending-*.delivering"), *spool.glob("pending-*.jsonl")]):
-        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        entries = _read_spool_file(settings, path, report)
         # Claim the file first: if delivery fails, _settle writes a fresh spool file and
         # this one must not be delivered twice.
         claimed = path.with_suffix(".delivering")

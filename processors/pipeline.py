@@ -6,7 +6,7 @@ relevance -> claims. In the main process, in order: deduplication (its state is
 one SQLite database) and bulk indexing, a chunk at a time, so memory stays flat
 however long the batch is.
 
-Every line of the batch gets one record in ``processed.jsonl`` beside it, with
+Every non-blank line of the batch gets one record in ``processed.jsonl`` beside it, with
 its outcome and, for anything not indexed, the reason:
 
 - ``indexed``: in Elasticsearch (``spooled``: in the disk spool, delivered by the

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 BATCH_FILE = "batch.jsonl"
 # Outcomes that mean the page itself could not be processed, not that it was judged.
-LOSS_REASONS = ("archive unreadable", "unexpected error")
+LOSS_REASONS = ("archive unreadable", "unexpected error", "worker process died")
 
 
 class ReprocessError(OperationalError):

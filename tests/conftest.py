@@ -1,8 +1,9 @@
 """Shared fixtures: the real local Elasticsearch node, and a fresh namespace per test module.
 
 The node is the project's own (mediawatch.esnode), started once per session and
-reused if it is already running; if this session started it, it stops it at the
-end. Each test module gets its own MEDIAWATCH_NAMESPACE (indices, aliases,
+reused if it is already running (on the configured port), otherwise started on a
+free port; if this session started it, it stops it at the end
+(MEDIAWATCH_KEEP_ES=1 keeps it). Each test module gets its own MEDIAWATCH_NAMESPACE (indices, aliases,
 templates) and its own MEDIAWATCH_HOME (state directory), so modules never see
 each other's data; the namespace is dropped afterwards.
 """
@@ -18,6 +19,7 @@ import pytest
 
 from mediawatch import es, esnode
 from mediawatch.settings import PROJECT_ROOT, Settings, load_settings
+from tests.support.private_node import free_port_pair
 
 SHARED = PROJECT_ROOT.parent / "shared"
 
@@ -37,10 +39,15 @@ def es_node():
         yield settings
         return
     was_running = esnode.status(settings)["running"]
-    info = esnode.start(settings)
+    if not was_running and "MEDIAWATCH_LOCAL_ES_PORT" not in os.environ:
+        # A free port rather than the default: a node left by another checkout or a killed
+        # run on the default port must not fail the whole suite.
+        os.environ["MEDIAWATCH_LOCAL_ES_PORT"] = str(free_port_pair())
+        settings = load_settings()
+    esnode.start(settings)
     os.environ["MEDIAWATCH_LOCAL_ES_HOME"] = str(settings.local_es_dir)
     yield settings
-    if not was_running and not info.reused and os.environ.get("MEDIAWATCH_KEEP_ES") != "1":
+    if not was_running and os.environ.get("MEDIAWATCH_KEEP_ES") != "1":
         esnode.stop(settings)
 
 

@@ -253,7 +253,9 @@ def test_one_crawl_at_a_time_per_state_directory(local_web, crawl_settings, tmp_
         local_web.add_reply(f"/k/{name}.html", Reply(200, body, {"Content-Type": "text/html"}))
         local_web.add_feed_entry("/feeds/k.rss", local_web.url(f"/k/{name}.html"))
     topic = write_topic(tmp_path / "topic.yaml", [{"id": "k_rss", "kind": "rss", "url": local_web.url("/feeds/k.rss")}])
-    slow = {**FAST_CRAWL, "CONCURRENT_REQUESTS": 1, "DOWNLOAD_DELAY": 0.5}
+    # Slow enough (>= 18 s for the 10 pages) that starting the second crawl's process on a
+    # loaded machine cannot outlast the first crawl.
+    slow = {**FAST_CRAWL, "CONCURRENT_REQUESTS": 1, "DOWNLOAD_DELAY": 2.0, "RANDOMIZE_DOWNLOAD_DELAY": False}
     first = start_crawl(topic, settings=crawl_settings, allow_private_hosts=True, overrides=slow)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and _fetched_lines(first.batch_path) < 1:

@@ -153,3 +153,20 @@ def test_index_into_a_concrete_index_raises_instead_of_spooling(settings):
         index_into(index, writer, [bad])
     assert _spool_files(settings) == []
     admin.indices.delete(index=index)
+
+
+def test_corrupt_spool_line_is_dead_lettered_and_the_rest_delivered(settings, tmp_path):
+    own = dataclasses.replace(settings, home=tmp_path)  # its own spool and dead letters
+    articles = _articles("corrupt", 2)
+    with pytest.raises(IndexingError):
+        index_articles(articles, unreachable(own))
+    [spool_file] = _spool_files(own)
+    with spool_file.open("a", encoding="utf-8") as handle:
+        handle.write('{"doc": {"id": "truncated by a disk fault"\n')
+
+    report = deliver_spool(own)
+    assert report.indexed == 2 and report.dead == 1
+    assert _spool_files(own) == []
+    [dead] = [json.loads(line) for line in (own.state_dir / "spool" / "dead" / "dead.jsonl").read_text().splitlines()]
+    assert dead["reason"].startswith(f"unreadable spool line {spool_file.name}:3")
+    assert len(_docs(settings, "corrupt")) == 2

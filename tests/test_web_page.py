@@ -14,10 +14,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -78,15 +80,19 @@ def _free_port() -> int:
 def _serve(env: dict[str, str]):
     """Start `mediawatch serve` and wait until it answers; returns (process, base URL)."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mediawatch.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    # A file, not a pipe: nobody reads the access log while the tests run, and a full pipe
+    # would block the server.
+    log_path = Path(tempfile.mkdtemp(prefix="mediawatch-serve-")) / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mediawatch.cli", "serve", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"mediawatch serve exited with {process.returncode}: {process.stdout.read()}")
+            pytest.fail(f"mediawatch serve exited with {process.returncode}: {log_path.read_text()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return process, base
