@@ -19,7 +19,7 @@ import pytest
 
 from mediawatch import es, esnode
 from mediawatch.settings import PROJECT_ROOT, Settings, load_settings
-from tests.support.private_node import free_port_pair
+from tests.support.ports import free_port_pair
 
 SHARED = PROJECT_ROOT.parent / "shared"
 
