@@ -24,8 +24,9 @@ DEFAULT_TRACKING_PARAMS: tuple[str, ...] = (
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# Offline: the bundled public-suffix snapshot, never a download.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=())
+# Offline: the bundled public-suffix snapshot, never a download. Private suffixes count
+# (blogspot.com, github.io): each blog on such a host is its own site and outlet.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 def _is_tracking(name: str, patterns: Iterable[str]) -> bool:
@@ -62,6 +63,11 @@ def canonicalize(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PAR
 
 
 @lru_cache(maxsize=4096)
+def registered_domain(host: str) -> str:
+    """The domain registered under a public suffix (``bbc.co.uk``); "" for IPs and single labels."""
+    return _EXTRACT.extract_str(host).top_domain_under_public_suffix
+
+
 def site_of(url: str) -> str:
     """The site a URL belongs to: its registered domain, or the bare host for IPs and single labels."""
     host = (urlsplit(url).hostname or "").lower()
@@ -70,8 +76,7 @@ def site_of(url: str) -> str:
         return host
     except ValueError:
         pass
-    extracted = _EXTRACT(host)
-    return extracted.top_domain_under_public_suffix or host
+    return registered_domain(host) or host
 
 
 def same_site(url: str, other: str) -> bool:

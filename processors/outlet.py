@@ -12,10 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import tldextract
-
-# Private suffixes (blogspot.com, github.io, ...) count: two blogs there are two outlets.
-_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+from crawlers.urls import registered_domain
 
 # Proxy hosts whose paths carry the original URL: /c/s/<host>/..., /amp/s/<host>/..., /web/<ts>/<url>.
 _PATH_WRAPPED = (
@@ -65,7 +62,7 @@ def outlet_of(url: str, site_name: str | None = None) -> tuple[str, str | None]:
     host = original_host(url)
     if not host:
         raise ValueError(f"no host in URL {url!r}")
-    registered = _TLD.extract_str(host).top_domain_under_public_suffix
+    registered = registered_domain(host)
     if not registered:
         parts = _split(url)
         try:
