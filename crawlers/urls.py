@@ -81,15 +81,3 @@ def site_of(url: str) -> str:
 
 def same_site(url: str, other: str) -> bool:
     return site_of(url) == site_of(other)
-
-
-def page_identity(declared: str | None, url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PARAMS) -> str:
-    """A fetched page's canonical URL: its declared canonical when it is an http(s) URL on the
-    page's own site, otherwise the page's URL; canonicalised either way.
-
-    Another site's URL is not trusted as the page's identity: it would let any page
-    pass for someone else's article (its id, its outlet, "already fetched").
-    """
-    if declared and declared.startswith(("http://", "https://")) and same_site(declared, url):
-        return canonicalize(declared, tracking_params)
-    return canonicalize(url, tracking_params)

@@ -39,7 +39,6 @@ from typing import Iterable, Iterator
 from elasticsearch import Elasticsearch
 
 from crawlers.archive import read_response
-from crawlers.urls import page_identity
 from mediawatch import es as es_access
 from mediawatch.documents import article_id
 from mediawatch.records import Article, FetchedPage
@@ -161,9 +160,7 @@ def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path, *,
         article = extract_article(response.body, url, encoding=page.encoding)
     except ExtractionError as exc:
         return PageResult(line, page.url, "skipped", f"extraction: {exc.reason}")
-    # The page's declared canonical (rel=canonical, og:url) under the crawler's rule, so ids
-    # and outlets agree with what the crawler recorded as fetched.
-    article.canonical_url = page_identity(article.canonical_url, page.canonical_url or url)
+    article.canonical_url = article.canonical_url or page.canonical_url or url
     article.fetched_at = page.fetched_at
     article.source_id = page.source_id
     article.source_kind = page.source_kind

@@ -193,14 +193,3 @@ def test_warc_records_read_back_byte_for_byte_and_rotate(tmp_path):
         assert (record.url, record.status, record.body) == (f"http://x.org/{i}", 200, body)
         assert record.headers["Content-Type"] == "text/html"
         assert "Content-Encoding" not in record.headers  # the body is stored decoded
-
-
-def test_page_identity_trusts_only_a_canonical_on_the_pages_own_site():
-    from crawlers.urls import page_identity
-
-    page = "https://amp.outlet-sample.com/story?utm_source=x#top"
-    assert page_identity("https://www.outlet-sample.com/story?utm_medium=y", page) == "https://www.outlet-sample.com/story"
-    # Another site's URL would give the page another outlet's id and outlet.
-    assert page_identity("https://other-sample.org/story", page) == "https://amp.outlet-sample.com/story"
-    assert page_identity("javascript:alert(1)", page) == "https://amp.outlet-sample.com/story"
-    assert page_identity(None, page) == "https://amp.outlet-sample.com/story"
