@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from processors.extract import extract_article
-from processors.language import detect_language, language_distribution
+from processors.language import (
+    _langdetect_distribution,
+    _resolve_related_languages,
+    detect_language,
+    language_distribution,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 BENCHMARK = SHARED / "corpora" / "extraction-benchmark"
@@ -99,3 +104,30 @@ def test_text_without_letters():
     assert detect_language("1234 5678 !!! ---", "fr") == ("fr", None)
     assert detect_language("1234 5678 !!! ---") == (None, None)
     assert detect_language("") == (None, None)
+
+
+@pytest.mark.parametrize(("sentence", "language", "langdetect_says"), [
+    ("No, creo que no.", "es", "pt"),
+    ("Mas onde será que ele se escondeu?", "pt", "es"),
+    ("Per la trasferta, Cardinale sarà out per squalifica.", "it", "ca"),
+    ("Салливан на мгновение отнял телефон от уха.", "ru", "bg"),
+])
+def test_words_tell_related_languages_apart(sentence, language, langdetect_says):
+    # Real sentences of the langid corpus that langdetect's n-grams give to a neighbour.
+    assert next(iter(_langdetect_distribution(sentence))) == langdetect_says
+    detected, probability = detect_language(sentence)
+    assert detected == language and probability > 0.9
+
+
+def test_word_check_keeps_the_groups_probability_and_leaves_other_languages_alone():
+    resolved = _resolve_related_languages("No, creo que no.", {"pt": 0.7, "en": 0.3})
+    assert next(iter(resolved)) == "es"
+    assert resolved["en"] == 0.3
+    assert sum(p for code, p in resolved.items() if code != "en") == pytest.approx(0.7, abs=0.002)
+
+
+def test_word_check_needs_real_evidence():
+    # Unlisted words (names, typos) count the same in every language: langdetect's choice stands.
+    assert _resolve_related_languages("Zorblax Quimbey Fnord", {"pt": 0.6, "es": 0.4}) == {"pt": 0.6, "es": 0.4}
+    # Languages outside the related groups are never touched.
+    assert _resolve_related_languages("No, creo que no.", {"nl": 1.0}) == {"nl": 1.0}
