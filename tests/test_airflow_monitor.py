@@ -1,5 +1,7 @@
 """The DAGs end to end through ``dag.test()``: real Airflow (SQLite metadata), real crawls
-of a local web on 127.0.0.1, the real Elasticsearch node.
+of a local web, the real Elasticsearch node. The feed is served on 127.0.0.1 and each
+outlet from its own site on another loopback address (``outlet_webs``), its pages
+declaring their canonical URLs on that site, so outlets are told apart by host.
 
 One scenario, in order (each test continues from the state the previous one left):
 a first monitoring run indexes and alerts; a second adds and alerts nothing;
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,13 +24,14 @@ from mediawatch import airflow_env, esnode
 from mediawatch.documents import article_id
 from mediawatch.es import client
 from tests.support.batches import article_html, seed_text
-from tests.support.localweb import LocalWeb, corpus_pages, write_topic
+from tests.support.localweb import LocalWeb, corpus_pages, outlet_webs, write_topic
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["tests.support.private_node"]
 
 FEED = "/feeds/affair.rss"
 CLAIM = "us_planned_raid"
+OUTLETS = ("a", "b", "c", "d", "e", "f")  # e and f publish only during the outage test
 
 SPANISH_PARAGRAPHS = [
     "Quito. La irrupción de la policía ecuatoriana en la embajada de México para detener al exvicepresidente "
@@ -43,21 +47,32 @@ SPANISH_PARAGRAPHS = [
 ]
 
 
-def _seed_page(web: LocalWeb, seed: int, host: str, slug: str, published: str, site: str, paragraphs_from: int = 0) -> str:
-    """An outlet's page with a seed text, served locally, listed in the feed; returns its canonical URL."""
+def _publish(web: LocalWeb, outlet: LocalWeb, slug: str, body: bytes, title: str, published: str) -> str:
+    """Serve ``body`` on the outlet's site at its canonical URL and list it in the feed; returns that URL."""
+    url = outlet.add_page(f"/{slug}", body)
+    web.add_feed_entry(FEED, url, title=title, published=published)
+    return url
+
+
+def _seed_page(web: LocalWeb, outlet: LocalWeb, seed: int, slug: str, published: str, site: str,
+               paragraphs_from: int = 0) -> str:
+    """An outlet's page with a seed text; returns its canonical URL."""
     title, paragraphs = seed_text(seed)
-    canonical = f"https://{host}/{slug}"
+    canonical = outlet.url(f"/{slug}")
     body = article_html(title, paragraphs[paragraphs_from:], site_name=site, canonical=canonical, published=published)
-    web.add_page(f"/{host}/{slug}.html", body, feed=FEED, title=title, published=published)
-    return canonical
+    return _publish(web, outlet, slug, body, title, published)
 
 
-def _spanish_page(web: LocalWeb, host: str, slug: str, published: str, site: str) -> str:
-    canonical = f"https://{host}/{slug}"
+def _spanish_page(web: LocalWeb, outlet: LocalWeb, slug: str, published: str, site: str) -> str:
+    canonical = outlet.url(f"/{slug}")
     body = article_html("La CIA detrás del asalto a la embajada de México", SPANISH_PARAGRAPHS, site_name=site,
                         canonical=canonical, published=published, lang="es")
-    web.add_page(f"/{host}/{slug}.html", body, feed=FEED, title="Asalto a la embajada", published=published)
-    return canonical
+    return _publish(web, outlet, slug, body, "Asalto a la embajada", published)
+
+
+def _outlet(url: str) -> str:
+    """The outlet of a page on a local site: its address and port (IP hosts have no registered domain)."""
+    return urlsplit(url).netloc
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +83,19 @@ def web():
 
 
 @pytest.fixture(scope="module")
-def site(web) -> dict[str, str]:
-    """Canonical URLs of the affair's articles by role, all listed in one feed."""
+def outlets() -> dict[str, LocalWeb]:
+    with outlet_webs(len(OUTLETS)) as webs:
+        yield dict(zip(OUTLETS, webs, strict=True))
+
+
+@pytest.fixture(scope="module")
+def site(web, outlets) -> dict[str, str]:
+    """Canonical URLs of the affair's articles by role, each on its outlet's site, all listed in one feed."""
     pages = {
-        "original": _seed_page(web, 0, "www.outlet-a-sample.com", "2024/05/07/assault-embassy", "2024-05-07T09:00:00+00:00", "Outlet A"),
-        "copy": _seed_page(web, 0, "www.outlet-b-sample.com", "world/designed-in-washington", "2024-05-08T12:00:00+00:00", "Outlet B", 1),
-        "claim": _seed_page(web, 1, "www.outlet-c-sample.com", "us-planned-raid", "2024-09-01T08:00:00+00:00", "Outlet C"),
-        "spanish": _spanish_page(web, "www.diario-d-sample.com", "cia-asalto-embajada", "2024-05-10T08:00:00+00:00", "Diario D"),
+        "original": _seed_page(web, outlets["a"], 0, "2024/05/07/assault-embassy", "2024-05-07T09:00:00+00:00", "Outlet A"),
+        "copy": _seed_page(web, outlets["b"], 0, "world/designed-in-washington", "2024-05-08T12:00:00+00:00", "Outlet B", 1),
+        "claim": _seed_page(web, outlets["c"], 1, "us-planned-raid", "2024-09-01T08:00:00+00:00", "Outlet C"),
+        "spanish": _spanish_page(web, outlets["d"], "cia-asalto-embajada", "2024-05-10T08:00:00+00:00", "Diario D"),
     }
     name, unrelated = corpus_pages(1)[0]
     web.add_page(f"/misc/{name}.html", unrelated, feed=FEED, title="unrelated")
@@ -154,8 +175,8 @@ def test_first_run_crawls_indexes_and_alerts(settings, site, monitoring):
     assert all(doc["topic"] == "glas_embassy" and doc["source_type"] == "crawl" for doc in articles.values())
     assert articles[ids["spanish"]]["language"] == "es"
     assert {articles[ids[r]]["language"] for r in ("original", "copy", "claim")} == {"en"}
-    assert articles[ids["original"]]["outlet"] == "outlet-a-sample.com"
-    assert articles[ids["spanish"]]["outlet"] == "diario-d-sample.com"
+    assert {role: articles[ids[role]]["outlet"] for role in site} == {role: _outlet(url) for role, url in site.items()}
+    assert len({_outlet(url) for url in site.values()}) == len(site), "four outlets, told apart"
     assert articles[ids["copy"]]["duplicate_group"] == articles[ids["original"]]["duplicate_group"]
     assert articles[ids["claim"]]["duplicate_group"] != articles[ids["original"]]["duplicate_group"]
     for role in ("claim", "spanish"):
@@ -165,6 +186,11 @@ def test_first_run_crawls_indexes_and_alerts(settings, site, monitoring):
     sent = [a for a in alerts if not a["baseline"]]
     assert sent, "a second outlet carrying the claim raises an alert"
     assert {a["claim_id"] for a in alerts} == {CLAIM}
+    # Per outlet: the first carrier (the original) is the baseline, every other carrier alerts once.
+    assert [a["outlet"] for a in alerts if a["baseline"]] == [_outlet(site["original"])]
+    sent_outlets = [a["outlet"] for a in sent]
+    assert len(sent_outlets) == len(set(sent_outlets)), "one alert per outlet"
+    assert {_outlet(site[r]) for r in ("claim", "spanish")} <= set(sent_outlets)
     assert json.loads(batch.with_name("alerts.json").read_text()) != []
 
 
@@ -180,7 +206,7 @@ def test_second_run_adds_nothing_and_alerts_nothing(settings, monitoring):
     assert len(_alerts(settings)) == len(alerts)
 
 
-def test_elasticsearch_stopped_at_index_then_next_run_delivers_everything(private_node, site, web, monitoring, capfd):
+def test_elasticsearch_stopped_at_index_then_next_run_delivers_everything(private_node, site, web, outlets, monitoring, capfd):
     """A real node stopped between two runs, then restarted. It is a private node with its
     own state directory (the session node serves other modules), so the first run here
     crawls and indexes the whole site again."""
@@ -191,8 +217,8 @@ def test_elasticsearch_stopped_at_index_then_next_run_delivers_everything(privat
 
     assert esnode.stop(private_node), "the private node was running"
     new = {
-        "late_claim": _seed_page(web, 1, "www.outlet-e-sample.com", "raid-planned", "2024-09-03T08:00:00+00:00", "Outlet E", 1),
-        "late_spanish": _spanish_page(web, "www.diario-f-sample.com", "embajada-asalto", "2024-09-04T08:00:00+00:00", "Diario F"),
+        "late_claim": _seed_page(web, outlets["e"], 1, "raid-planned", "2024-09-03T08:00:00+00:00", "Outlet E", 1),
+        "late_spanish": _spanish_page(web, outlets["f"], "embajada-asalto", "2024-09-04T08:00:00+00:00", "Diario F"),
     }
     capfd.readouterr()
     failed = _run("mediawatch_monitor")
@@ -216,7 +242,7 @@ def test_elasticsearch_stopped_at_index_then_next_run_delivers_everything(privat
     assert set(after) == set(before) | {article_id(url) for url in new.values()}
     assert len(after) == len(before) + 2
     assert pending.with_name("process_report.json").exists() and pending.with_name("alerts.json").exists()
-    assert {a["outlet"] for a in _alerts(private_node)} >= {"outlet-e-sample.com", "diario-f-sample.com"}
+    assert {a["outlet"] for a in _alerts(private_node)} >= {_outlet(url) for url in new.values()}
 
 
 def test_reprocess_swaps_the_alias_without_losing_a_document(settings, monitoring):

@@ -1,4 +1,4 @@
-"""A small local web over real HTTP on 127.0.0.1 for crawl tests and benchmarks.
+"""A small local web over real HTTP on loopback addresses for crawl tests and benchmarks.
 
 ``LocalWeb`` is a threaded ``http.server`` that serves whatever was added to it:
 pages, RSS/Atom feeds generated from the entries added to them, sitemaps,
@@ -15,6 +15,11 @@ feed link to a metadata address, Google News / GDELT shaped search answers).
 Other tests add their own articles at run time::
 
     web.add_page("/news/glas.html", html, feed="/feeds/affair.xml", title="Glas")
+
+Tests about outlets serve each outlet from its own site with ``outlet_webs(n)``
+(127.0.0.2, 127.0.0.3, ...), so every page is served where its canonical URL says:
+a page's identity and outlet come from a canonical only on its own site
+(``crawlers.urls.page_identity``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,20 +118,23 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class LocalWeb:
-    def __init__(self) -> None:
+    """One site: a server on ``host`` (a loopback address) and a free port."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._lock = threading.Lock()
         self._static: dict[str, Reply] = {}
         self._feeds: dict[str, _Feed] = {}
         self._handlers: list[tuple[str, Callable[[str, dict[str, list[str]]], Reply]]] = []
         self.requests: list[LoggedRequest] = []
         self._stopping = threading.Event()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer((host, 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, name="localweb", daemon=True)
 
     # lifecycle
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -244,6 +253,24 @@ class LocalWeb:
                 pass
 
         return Handler
+
+
+@contextmanager
+def outlet_webs(count: int) -> Iterator[list[LocalWeb]]:
+    """``count`` started local webs on 127.0.0.2, 127.0.0.3, ...: one site and outlet each.
+
+    Linux routes all of 127.0.0.0/8 to loopback. An IP host is a site by its address and an
+    outlet by address and port (``127.0.0.2:41234``), so these are told apart from each other
+    and from a ``LocalWeb()`` on 127.0.0.1 (where feeds can list them all).
+    """
+    webs: list[LocalWeb] = []
+    try:
+        for n in range(2, 2 + count):
+            webs.append(LocalWeb(host=f"127.0.0.{n}").start())
+        yield webs
+    finally:
+        for web in webs:
+            web.stop()
 
 
 def _render_feed(feed: _Feed, base_url: str) -> bytes:
