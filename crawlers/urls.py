@@ -1,9 +1,10 @@
-"""URL canonicalisation and same-site tests.
+"""URL canonicalisation, same-site tests and a page's identity.
 
 Two URLs that differ only in scheme/host case, a default port, a fragment,
 query-parameter order or tracking parameters name the same page; the crawl keys
 its "already fetched" state on the canonical form so that such variants are
-fetched once.
+fetched once. ``page_identity`` is the one rule, shared by the crawler and the
+processing pipeline, for which URL a fetched page is known by.
 """
 
 from __future__ import annotations
@@ -81,3 +82,18 @@ def site_of(url: str) -> str:
 
 def same_site(url: str, other: str) -> bool:
     return site_of(url) == site_of(other)
+
+
+def page_identity(declared: str | None, url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PARAMS) -> str:
+    """A fetched page's canonical URL, the key of its id and its outlet: its declared canonical
+    (``rel=canonical``, ``og:url``) when that is an http(s) URL on the page's own site, otherwise
+    the page's URL; canonicalised either way (tracking parameters stripped).
+
+    Another site's URL is not trusted as the page's identity: it would let any page pass for
+    someone else's article (take its id and overwrite its document, take its outlet, mark it
+    "already fetched"). Syndication partners declare the original's canonical as a matter of
+    course, so this is the common case, not only a hostile one.
+    """
+    if declared and declared.startswith(("http://", "https://")) and same_site(declared, url):
+        return canonicalize(declared, tracking_params)
+    return canonicalize(url, tracking_params)

@@ -39,6 +39,8 @@ from typing import Iterable, Iterator
 from elasticsearch import Elasticsearch
 
 from crawlers.archive import read_response
+from crawlers.settings import MEDIAWATCH_TRACKING_PARAMS as CRAWL_TRACKING_PARAMS
+from crawlers.urls import page_identity
 from mediawatch import es as es_access
 from mediawatch.documents import article_id
 from mediawatch.records import Article, FetchedPage
@@ -160,7 +162,10 @@ def analyse_page(line: int, page: FetchedPage, topic: Topic, state_dir: Path, *,
         article = extract_article(response.body, url, encoding=page.encoding)
     except ExtractionError as exc:
         return PageResult(line, page.url, "skipped", f"extraction: {exc.reason}")
-    article.canonical_url = article.canonical_url or page.canonical_url or url
+    # The crawler's rule for the page's identity (id, outlet), with the crawl's tracking parameters:
+    # a declared canonical counts only on the page's own site, so a syndication partner naming the
+    # original keeps its own id and outlet.
+    article.canonical_url = page_identity(article.canonical_url, page.canonical_url or url, CRAWL_TRACKING_PARAMS)
     article.fetched_at = page.fetched_at
     article.source_id = page.source_id
     article.source_kind = page.source_kind

@@ -16,7 +16,7 @@ from crawlers.sources import (
     parse_listing,
 )
 from crawlers.state import CrawlState
-from crawlers.urls import canonicalize, same_site
+from crawlers.urls import canonicalize, page_identity, same_site
 from tests.support.localweb import google_news_link, sitemap, sitemap_index
 
 
@@ -37,6 +37,21 @@ def test_canonicalisation_keeps_what_identifies_the_page():
     assert canonicalize("http://127.0.0.1:8080/a?id=7") == "http://127.0.0.1:8080/a?id=7"
     assert canonicalize("https://example.com") == "https://example.com/"
     assert canonicalize("https://example.com/a?utm_x=1", tracking_params=()) == "https://example.com/a?utm_x=1"
+
+
+def test_page_identity_trusts_only_a_canonical_on_the_pages_own_site():
+    amp = "https://amp.outlet-sample.com/story/amp?utm_source=x#top"
+    # An AMP or www variant on the same site is the canonical, without tracking parameters.
+    assert page_identity("https://www.outlet-sample.com/story?utm_medium=y&id=7", amp) == "https://www.outlet-sample.com/story?id=7"
+    assert page_identity("/story", amp) == "https://amp.outlet-sample.com/story/amp"  # resolving is the caller's job
+    # Another site's URL would give the page that site's id and outlet: the page keeps its own.
+    assert page_identity("https://other-sample.org/story", amp) == "https://amp.outlet-sample.com/story/amp"
+    assert page_identity("javascript:alert(1)", amp) == "https://amp.outlet-sample.com/story/amp"
+    assert page_identity(None, amp) == "https://amp.outlet-sample.com/story/amp"
+    # Local test sites: each loopback address is a site; ports do not make another one.
+    assert page_identity("http://127.0.0.2:8001/a", "http://127.0.0.3:8001/b") == "http://127.0.0.3:8001/b"
+    assert page_identity("http://127.0.0.2:8001/a", "http://127.0.0.2:8002/b") == "http://127.0.0.2:8001/a"
+    assert page_identity("https://o.org/a?utm_x=1", "https://o.org/b", tracking_params=()) == "https://o.org/a?utm_x=1"
 
 
 def test_same_site_uses_registered_domains_offline():

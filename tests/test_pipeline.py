@@ -1,6 +1,6 @@
 """The whole pipeline on a crawl batch, against the real node.
 
-The batch mixes the seed texts published by several outlets (with an AMP variant,
+The main batch mixes the seed texts published by several outlets (with an AMP variant,
 a wire copy, a broken-encoding copy, a cp1252 page labelled UTF-8 and a truncated
 page), real corpus pages that are not about the affair, and junk: an empty body,
 binary data served as HTML, a PDF, crawl failures, a line without its archived
@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from crawlers.runner import run_crawl
 from mediawatch import cli
 from mediawatch import es as es_access
+from mediawatch.documents import article_id
 from mediawatch.settings import PROJECT_ROOT
 from mediawatch.topics import load_topic
 from processors.alerts import list_alerts, raise_alerts
 from processors.pipeline import PROCESSED_FILE, process_batch
 from tests.support.batches import WEB_PAGES, Page, article_html, corpus_pages, seed_text, write_batch
+from tests.support.localweb import FAST_CRAWL, LocalWeb, outlet_webs, write_topic
 
 TOPIC = load_topic(PROJECT_ROOT / "topics" / "glas_embassy.yaml")
 CLAIM = "us_planned_raid"
@@ -210,3 +214,41 @@ def test_a_worker_that_dies_costs_only_its_page(settings, monkeypatch):
     assert [r["outcome"] for r in records] == ["not_relevant", "not_relevant", "skipped", "not_relevant", "not_relevant"]
     assert records[2]["reason"] == "worker process died on this page (crash or out of memory)"
     assert report.skipped == {"worker process died on this page (crash or out of memory)": 1}
+
+
+@pytest.mark.slow
+def test_a_copy_naming_another_sites_canonical_keeps_its_own_id_and_outlet(settings, first_run, tmp_path):
+    """Crawled for real from two local sites: a syndication partner's copy whose rel=canonical
+    names the original keeps its own URL as id and outlet, so it neither overwrites the
+    original's document nor loses its outlet's alert. The AMP variant on the original's site
+    is the original, and no id keeps a tracking parameter (the original declares one)."""
+    title, paragraphs = seed_text(1)
+    with outlet_webs(2) as (origin, partner):
+        original = origin.url("/2024/09/05/raid")
+        copy = partner.url("/world/raid")
+        for path in ("/2024/09/05/raid", "/2024/09/05/raid/amp"):
+            origin.add_page(path, article_html(title, paragraphs, site_name="Origin", canonical=original + "?utm_campaign=share",
+                                               published="2024-09-05T08:00:00+00:00"))
+        partner.add_page("/world/raid", article_html(title, paragraphs, site_name="Partner", canonical=original,
+                                                     published="2024-09-06T08:00:00+00:00"))
+        aggregator = LocalWeb().start()
+        try:
+            for url in (original + "?utm_source=rss", original + "/amp", copy):
+                aggregator.add_feed_entry("/feed.rss", url)
+            topic = write_topic(tmp_path / "topic.yaml", [{"id": "aggregator", "kind": "rss", "url": aggregator.url("/feed.rss")}])
+            crawl = run_crawl(topic, settings=settings, allow_private_hosts=True, overrides=FAST_CRAWL)
+        finally:
+            aggregator.stop()
+
+    report = process_batch(crawl.batch_path, TOPIC, settings=settings)
+    records = [json.loads(line) for line in Path(report.processed_path).read_text().splitlines()]
+    indexed = {r["article"]["canonical_url"]: r["article"] for r in records if r["outcome"] == "indexed"}
+    assert set(indexed) == {original, copy}, records
+    outlets = {url: urlsplit(url).netloc for url in (original, copy)}  # IP hosts: address and port
+    assert {url: article["outlet"] for url, article in indexed.items()} == outlets
+    docs = _docs(settings)
+    assert {url: docs[article_id(url)]["outlet"] for url in outlets} == outlets
+
+    raise_alerts(Path(report.processed_path), TOPIC, settings=settings)
+    carriers = {a["outlet"] for a in list_alerts(settings, include_baseline=True) if a["claim_id"] == CLAIM}
+    assert set(outlets.values()) <= carriers

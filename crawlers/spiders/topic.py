@@ -30,7 +30,7 @@ from crawlers.sources import (
     parse_listing,
 )
 from crawlers.state import CrawlState
-from crawlers.urls import canonicalize, same_site
+from crawlers.urls import canonicalize, page_identity, same_site
 from mediawatch.topics import Source, Topic, load_topic
 
 CLI_SOURCE_ID = "cli"
@@ -187,16 +187,12 @@ class TopicSpider(scrapy.Spider):
             if href and href.strip():
                 declared = urljoin(response.url, href.strip())
         hints = dict(response.meta.get("mw_hints", {}))
-        canonical = response.url
-        if declared and declared.startswith(("http://", "https://")) and same_site(declared, response.url):
-            canonical = declared
-        elif declared:
-            # Another site's URL is not trusted as this page's identity: it would let any
-            # page mark someone else's article as already fetched.
-            hints["declared_canonical"] = declared
         tracking = self.settings.getlist("MEDIAWATCH_TRACKING_PARAMS")
+        canonical = page_identity(declared, response.url, tracking)
+        if declared and canonical != canonicalize(declared, tracking):
+            hints["declared_canonical"] = declared  # not trusted (see page_identity): kept for the record
         yield page_record(response.request, "fetched", response=response,
-                          canonical_url=canonicalize(canonical, tracking), encoding=encoding, hints=hints)
+                          canonical_url=canonical, encoding=encoding, hints=hints)
         hops = response.meta.get("mw_hops", 1)
         if hops < response.meta["mw_source"].get("max_depth", 1) and isinstance(response, TextResponse):
             for link in self._same_site_links(response):
