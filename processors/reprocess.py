@@ -11,11 +11,18 @@ A rebuild fails when a page that was indexed before cannot be read back from the
 archive or hits an unexpected error: switching would lose it. Pages that the new
 extraction or relevance stage legitimately refuses are reported as ``dropped``.
 
-Documents first indexed into the live index while the rebuild ran (a monitor
-run) are copied into the new index just before the switch.
+Nothing a writer (a monitor run) puts into the live index while the rebuild runs
+is lost. The rebuild notes each live shard's sequence-number checkpoint first;
+afterwards every document written there since (new, or changed: a recrawl, an
+original flag) is copied into the new index as the live index has it, the newest
+write. A first copy runs while writers go on; then the live index refuses writes
+(an index write block: writers' items fail and go to their spool, which their
+next run delivers through the alias), a second copy takes what the first missed,
+and the alias moves. Nothing can land in the old index after that second copy.
 
-The index just retired is kept (to compare, or to switch back); indices retired
-by earlier rebuilds are deleted. ``indexed_at`` (first seen) is carried over
+The index just retired is kept, still refusing writes (to compare, or to switch
+back after clearing ``index.blocks.write``); indices retired by earlier rebuilds
+are deleted. ``indexed_at`` (first seen) is carried over
 from the old index; duplicate groups come from the persistent duplicate index,
 so their ids do not change. New (claim, outlet) carriers found by the new
 extraction raise alerts once the alias has moved. Rerunning with unchanged
@@ -109,25 +116,76 @@ def _ids(es: Elasticsearch, index: str) -> set[str]:
     return {hit["_id"] for hit in helpers.scan(es, index=index, query={"query": {"match_all": {}}}, _source=False)}
 
 
-def _carry_new_arrivals(es: Elasticsearch, live: list[str], new_index: str, since: str) -> int:
-    """Copy documents first indexed into the live index while the rebuild ran (a monitor run).
+def _checkpoints(es: Elasticsearch, indices: list[str]) -> dict[str, dict[str, int]]:
+    """index -> shard -> local checkpoint of its primary: every write up to it is done.
 
-    They come from batches the rebuild may not have read; documents the rebuild
-    wrote itself are kept (``create`` does not overwrite them).
+    Sequence numbers count per shard, so the marks do too (the template has one
+    shard; a changed template may have more).
     """
-    query = {"query": {"range": {"indexed_at": {"gte": since}}}}
+    stats = es.indices.stats(index=",".join(indices), level="shards", metric="docs")["indices"]
+    return {
+        index: {
+            shard: next(copy for copy in copies if copy["routing"]["primary"])["seq_no"]["local_checkpoint"]
+            for shard, copies in stats[index]["shards"].items()
+        }
+        for index in indices
+    }
+
+
+def _copy_writes_since(
+    es: Elasticsearch, live: list[str], checkpoints: dict[str, dict[str, int]], new_index: str
+) -> tuple[set[str], dict[str, dict[str, int]]]:
+    """Copy every document written to the live indices after ``checkpoints`` into ``new_index``.
+
+    The live copy replaces the rebuild's: it is the newest write (a monitor run
+    that added or changed the document while the rebuild ran). Returns the ids
+    copied and the checkpoints this copy covers, for the next one.
+    """
+    covered = _checkpoints(es, live)  # before the refresh: everything up to them is searchable after it
+    es.indices.refresh(index=",".join(live))
     actions = (
-        {"_op_type": "create", "_index": new_index, "_id": hit["_id"], "_source": hit["_source"]}
-        for hit in helpers.scan(es, index=",".join(live), query=query)
+        {"_op_type": "index", "_index": new_index, "_id": hit["_id"], "_source": hit["_source"]}
+        for index in live
+        for shard, checkpoint in checkpoints[index].items()
+        for hit in helpers.scan(
+            es, index=index, preference=f"_shards:{shard}", query={"query": {"range": {"_seq_no": {"gt": checkpoint}}}}
+        )
     )
-    copied = 0
-    for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False, refresh="wait_for"):
-        result = item["create"]
-        if ok:
-            copied += 1
-        elif result.get("status") != 409:
+    copied = set()
+    for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False):
+        result = item["index"]
+        if not ok:
             raise ReprocessError(f"could not carry document {result.get('_id')} over to {new_index}: {result.get('error')}")
-    return copied
+        copied.add(result["_id"])
+    return copied, covered
+
+
+def _refuse_writes(es: Elasticsearch, indices: list[str]) -> None:
+    """Block writes; returns once writes already in flight are done (the block API waits for them)."""
+    es.indices.add_block(index=",".join(indices), block="write")
+
+
+def _accept_writes(es: Elasticsearch, indices: list[str]) -> None:
+    es.indices.put_settings(index=",".join(indices), settings={"index.blocks.write": None})
+
+
+def _carry_live_writes(
+    es: Elasticsearch, live: list[str], checkpoints: dict[str, dict[str, int]], new_index: str
+) -> set[str]:
+    """Copy what writers put into the live indices since ``checkpoints``; they refuse writes after.
+
+    The first copy runs while writers go on, so that the second, with writes
+    refused (writers spool them), only takes what arrived during the first.
+    On failure the live indices accept writes again.
+    """
+    carried, checkpoints = _copy_writes_since(es, live, checkpoints, new_index)
+    _refuse_writes(es, live)
+    try:
+        carried |= _copy_writes_since(es, live, checkpoints, new_index)[0]
+    except BaseException:
+        _accept_writes(es, live)
+        raise
+    return carried
 
 
 def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = None) -> dict:
@@ -139,7 +197,7 @@ def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = No
         previous_indices = sorted(es.indices.get_alias(name=alias))
     except NotFoundError as exc:
         raise ConfigError(f"alias {alias} does not exist: run `mediawatch setup` first") from exc
-    started = datetime.now(timezone.utc).replace(microsecond=0)
+    checkpoints = _checkpoints(es, previous_indices)  # writes after these are carried over at the end
     first_seen = _first_seen(es, alias)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S%fz")
     new_index = f"{es_access.versioned_index(settings, 'articles')}-{stamp}"
@@ -168,15 +226,19 @@ def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = No
                 f"{len(losses)} pages indexed before could not be reprocessed, e.g. {losses[:3]}; "
                 f"the alias {alias} still points at {previous_indices}"
             )
-        # Last, so that the window in which a monitor run could still add a document is short.
-        arrived = _carry_new_arrivals(es, previous_indices, new_index, started.isoformat())
-        es.indices.refresh(index=new_index)
+        carried = _carry_live_writes(es, previous_indices, checkpoints, new_index)
     except BaseException:
         es.indices.delete(index=new_index, ignore_unavailable=True)
         raise
+    # Outside the guard above: a switch that fails after it was applied must not delete the live index.
+    try:
+        retired = es_access.switch_alias(es, settings, "articles", new_index)
+    except BaseException:
+        _accept_writes(es, previous_indices)
+        raise
+    es.indices.refresh(index=new_index)
     new_ids = _ids(es, new_index)
     dropped = sorted(set(first_seen) - new_ids)
-    retired = es_access.switch_alias(es, settings, "articles", new_index)
     # Keep the index just retired; delete those retired by earlier rebuilds.
     family = es.indices.get(index=f"{alias}-v*", expand_wildcards="all")
     deleted = sorted(set(family) - {new_index, *retired})
@@ -192,7 +254,7 @@ def reprocess(settings: Settings | None = None, *, es: Elasticsearch | None = No
         "deleted": deleted,
         "documents": len(new_ids),
         "previous_documents": len(first_seen),
-        "arrived_during_rebuild": arrived,
+        "arrived_during_rebuild": len(carried),
         "dropped": dropped,
         "alerts": alerts,
         "records": str(run_dir),
