@@ -3,19 +3,27 @@
 One alert document per (topic, claim, outlet), in the alerts index, with an id
 derived from that triple and written with ``create``: Elasticsearch refuses a
 second document with the same id, so a pair never alerts twice, whatever the
-number of reruns or reprocessings.
+number of reruns or reprocessings, and of two runs racing for the same pair
+exactly one writes it; the other gets a conflict and sends nothing.
 
 The first known carrier of a claim is its *baseline*: it is recorded (``baseline:
-true``) but not sent, because there is nothing to compare it with yet. For the
-seeds, the first seed's outlet is the baseline and the second seed's outlet
-raises the one alert. Within one processed file, carriers are taken in order of
-publication (undated last), then of position in the file.
+true``) but not sent, because there is nothing to compare it with yet. The
+baseline document's id is derived from (topic, claim) alone and written with
+``create`` too, so of runs racing to carry a new claim first exactly one becomes
+the baseline and the others alert. For the seeds, the first seed's outlet is the
+baseline and the second seed's outlet raises the one alert. Within one processed
+file, carriers are taken in order of publication (undated last), then of
+position in the file.
 
 Channels: a log line always; a webhook (``MEDIAWATCH_ALERT_WEBHOOK_URL``, JSON
 POST) when configured. Delivery state lives in the alert document itself
 (``delivered_to``: ``log``, ``webhook`` or ``webhook:pending``), so an alert
 whose webhook POST failed, or whose run crashed before posting, is found and
-sent again by the next run: never lost, and never dropped from the index.
+sent again by the next run: never lost, and never dropped from the index. A run
+claims a pending delivery before posting it, with a compare-and-set update that
+adds ``webhook:sending:<UTC time>``: of two runs finding the same pending alert,
+only one posts it. A claim older than the sending lease (its run died
+mid-delivery) no longer holds the alert back.
 """
 
 from __future__ import annotations
@@ -42,6 +50,11 @@ log = logging.getLogger(__name__)
 WEBHOOK_URL_ENV = "MEDIAWATCH_ALERT_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_ENV = "MEDIAWATCH_ALERT_WEBHOOK_TIMEOUT"
 WEBHOOK_PENDING = "webhook:pending"
+# Followed by the UTC time a run claimed the delivery; the alert stays pending until the POST succeeds.
+WEBHOOK_SENDING = "webhook:sending:"
+# A claimed delivery is left to its run for this many webhook timeouts: connecting, sending the
+# body and reading the answer may each take up to the timeout. After that, its run is presumed dead.
+SENDING_LEASE_TIMEOUTS = 3
 # Processed-record outcomes whose article is (or will be, from the spool) in the index.
 CARRYING_OUTCOMES = ("indexed", "spooled")
 UNDATED = "9999-12-31"
@@ -69,8 +82,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _document_id(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
 def alert_id(topic: str, claim_id: str, outlet: str) -> str:
-    return hashlib.sha256(f"{topic}\x1f{claim_id}\x1f{outlet}".encode("utf-8")).hexdigest()[:32]
+    return _document_id(topic, claim_id, outlet)
+
+
+def baseline_id(topic: str, claim_id: str) -> str:
+    """One per claim, whichever outlet carried it first."""
+    return _document_id(topic, claim_id)
 
 
 def read_processed(processed_path: Path) -> Iterable[dict]:
@@ -116,9 +138,20 @@ def carriers(records: Iterable[dict], topic: Topic) -> list[dict]:
     return list(first.values())
 
 
-def _claim_has_carrier(es: Elasticsearch, index: str, topic: str, claim_id: str) -> bool:
-    query = {"bool": {"filter": [{"term": {"topic": topic}}, {"term": {"claim_id": claim_id}}]}}
-    return es.count(index=index, query=query)["count"] > 0
+def _baseline_outlet(es: Elasticsearch, index: str, candidate: dict) -> tuple[str, bool]:
+    """The outlet that is the baseline of the candidate's claim, and whether this call recorded it."""
+    baseline = {
+        **candidate,
+        "id": baseline_id(candidate["topic"], candidate["claim_id"]),
+        "alerted_at": _now(),
+        "baseline": True,
+        "delivered_to": [],
+    }
+    try:
+        es.create(index=index, id=baseline["id"], document=baseline, refresh=True)
+    except ConflictError:  # recorded earlier, or by a run racing this one: a get is real-time
+        return es.get(index=index, id=baseline["id"])["_source"]["outlet"], False
+    return candidate["outlet"], True
 
 
 def _post_webhook(channels: Channels, alert: dict) -> str | None:
@@ -147,6 +180,16 @@ def _log_alert(alert: dict) -> None:
     )
 
 
+def _being_sent(delivered_to: list[str], lease_s: float) -> bool:
+    """Whether a run claimed this delivery less than ``lease_s`` ago (it may be posting right now)."""
+    now = datetime.now(timezone.utc)
+    return any(
+        (now - datetime.fromisoformat(value.removeprefix(WEBHOOK_SENDING))).total_seconds() < lease_s
+        for value in delivered_to
+        if value.startswith(WEBHOOK_SENDING)
+    )
+
+
 def deliver_pending_webhooks(settings: Settings, es: Elasticsearch, channels: Channels) -> int:
     """Send alerts whose webhook delivery is pending (failed or interrupted); returns how many went out."""
     if not channels.webhook_url:
@@ -154,18 +197,39 @@ def deliver_pending_webhooks(settings: Settings, es: Elasticsearch, channels: Ch
     index = settings.index_name("alerts")
     es.indices.refresh(index=index)
     result = es.search(
-        index=index, query={"term": {"delivered_to": WEBHOOK_PENDING}}, sort=[{"alerted_at": "asc"}, {"id": "asc"}], size=500
+        index=index,
+        query={"term": {"delivered_to": WEBHOOK_PENDING}},
+        sort=[{"alerted_at": "asc"}, {"id": "asc"}],
+        size=500,
+        seq_no_primary_term=True,
     )
     sent = 0
     for hit in result["hits"]["hits"]:
         alert = hit["_source"]
+        if _being_sent(alert["delivered_to"], SENDING_LEASE_TIMEOUTS * channels.webhook_timeout_s):
+            continue
+        waiting = [channel for channel in alert["delivered_to"] if not channel.startswith(WEBHOOK_SENDING)]
+        try:  # compare-and-set: fails if any run changed the alert since this search
+            claim = es.update(
+                index=index, id=hit["_id"], doc={"delivered_to": waiting + [WEBHOOK_SENDING + _now()]},
+                if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"],
+            )
+        except ConflictError:
+            continue  # another run claimed or delivered it since
         failure = _post_webhook(channels, alert)
         if failure:
             log.warning("webhook delivery of alert %s failed (%s); it stays pending for the next run", alert["id"], failure)
-            continue
-        delivered = [channel for channel in alert["delivered_to"] if channel != WEBHOOK_PENDING] + ["webhook"]
-        es.update(index=index, id=hit["_id"], doc={"delivered_to": delivered}, refresh=True)
-        sent += 1
+            outcome = waiting
+        else:
+            outcome = [channel for channel in waiting if channel != WEBHOOK_PENDING] + ["webhook"]
+            sent += 1
+        try:
+            es.update(
+                index=index, id=hit["_id"], doc={"delivered_to": outcome}, refresh=True,
+                if_seq_no=claim["_seq_no"], if_primary_term=claim["_primary_term"],
+            )
+        except ConflictError:
+            log.warning("alert %s changed while this run was sending it (the send outlived its lease)", alert["id"])
     return sent
 
 
@@ -180,28 +244,23 @@ def raise_alerts(
     es = es or es_access.client("writer", settings)
     channels = Channels.from_env()
     index = settings.index_name("alerts")
-    es.indices.refresh(index=index)
     raised: list[dict] = []
-    claims_with_carrier: set[str] = set()
+    baseline_outlets: dict[str, str] = {}
     for candidate in carriers(read_processed(processed_path), topic):
         claim_id = candidate["claim_id"]
-        if claim_id not in claims_with_carrier and not _claim_has_carrier(es, index, topic.name, claim_id):
-            baseline = True
-        else:
-            baseline = False
-        claims_with_carrier.add(claim_id)
-        if baseline:
-            delivered_to: list[str] = []
-        else:
-            delivered_to = ["log"] + ([WEBHOOK_PENDING] if channels.webhook_url else [])
-        alert = {**candidate, "alerted_at": _now(), "baseline": baseline, "delivered_to": delivered_to}
+        if claim_id not in baseline_outlets:
+            baseline_outlets[claim_id], recorded = _baseline_outlet(es, index, candidate)
+            if recorded:
+                log.info("baseline: %s is the first known carrier of claim %s (%s)", candidate["outlet"], claim_id, candidate["article_url"])
+                continue
+        if candidate["outlet"] == baseline_outlets[claim_id]:
+            continue  # the claim's first known carrier: recorded, never sent
+        delivered_to = ["log"] + ([WEBHOOK_PENDING] if channels.webhook_url else [])
+        alert = {**candidate, "alerted_at": _now(), "baseline": False, "delivered_to": delivered_to}
         try:
             es.create(index=index, id=alert["id"], document=alert, refresh=True)
         except ConflictError:
-            continue  # this outlet already carried this claim: alerted (or baseline) before
-        if baseline:
-            log.info("baseline: %s is the first known carrier of claim %s (%s)", alert["outlet"], claim_id, alert["article_url"])
-            continue
+            continue  # this outlet already carried this claim: alerted before, or by a run racing this one
         _log_alert(alert)
         raised.append(alert)
     deliver_pending_webhooks(settings, es, channels)
