@@ -10,8 +10,10 @@ Three roles talk to Elasticsearch:
 
 Each index family (``articles``, ``alerts``) is an alias in front of a versioned
 index ``<alias>-v<N>``, where N is the ``version`` of its template file in
-``index_mappings/``; a mapping change rolls out by building the next version and
-switching the alias (see ``switch_alias``).
+``index_mappings/``. ``ensure_setup`` brings the live indices behind the aliases up to
+their template's mapping (new fields and sub-fields); a change Elasticsearch refuses
+on a live index (a field's type) rolls out by bumping the version and building a new
+index (``mediawatch reprocess``), then switching the alias (see ``switch_alias``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 from functools import lru_cache
 from typing import Literal
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 
 from mediawatch import esnode
 from mediawatch.security import ROLE_OF_USER_KIND, ROLES
@@ -32,6 +34,14 @@ log = logging.getLogger(__name__)
 Role = Literal["admin", "writer", "reader"]
 INDEX_KINDS = ("articles", "alerts")
 MAPPINGS_DIR = PROJECT_ROOT / "index_mappings"
+# What to do when a live index refuses its template's mapping (a changed field type or parameter).
+REFUSED_MAPPING_REMEDY = {
+    "articles": "bump `version` in index_mappings/articles.json; `mediawatch reprocess` then rebuilds "
+    "articles under the new mapping",
+    "alerts": "alerts are never rebuilt: add the field under a new name instead of changing this one",
+}
+# Families that `mediawatch reprocess` rebuilds into a new index of the template's version.
+REBUILT_BY_REPROCESS = ("articles",)
 
 
 @lru_cache(maxsize=None)
@@ -102,6 +112,42 @@ def _ensure_templates(admin: Elasticsearch, settings: Settings) -> None:
         )
 
 
+def _predates_template(settings: Settings, kind: str, index: str) -> bool:
+    """Whether ``index`` was built for an older template version (``<alias>-v<N>[-<rebuild stamp>]``)."""
+    current = versioned_index(settings, kind)
+    return index != current and not index.startswith(f"{current}-")
+
+
+def _ensure_live_mappings(admin: Elasticsearch, settings: Settings) -> None:
+    """Give the indices behind each alias their template's mapping.
+
+    Mappings are ``dynamic: strict``: without this, a field added to a template would be
+    refused by every index created before it. Elasticsearch merges additive changes
+    (new fields, new sub-fields) and refuses the whole update if any existing field
+    would change. A refusal is expected on an articles index of an older template
+    version, which waits for ``mediawatch reprocess`` (this setup runs first, so it must
+    not stop there); anywhere else it is a configuration error.
+    """
+    for kind in INDEX_KINDS:
+        alias = settings.index_name(kind)
+        mappings = template_body(kind)["template"]["mappings"]
+        for index in sorted(admin.indices.get_alias(name=alias)):
+            try:
+                admin.indices.put_mapping(index=index, **mappings)
+            except BadRequestError as exc:
+                reason = " ".join(str(exc.info["error"]["reason"]).split())  # Elasticsearch's reason names the field
+                if kind in REBUILT_BY_REPROCESS and _predates_template(settings, kind, index):
+                    log.warning(
+                        "index %s predates template version %s and keeps its mapping until `mediawatch reprocess` "
+                        "rebuilds it (%s)", index, template_body(kind)["version"], reason,
+                    )
+                    continue
+                raise ConfigError(
+                    f"index {index} (alias {alias}) refuses the mapping of index_mappings/{kind}.json: {reason}; "
+                    f"{REFUSED_MAPPING_REMEDY[kind]}"
+                ) from exc
+
+
 def ensure_alias(es: Elasticsearch, settings: Settings, kind: str) -> str:
     """Create the current versioned index behind the alias if the alias does not exist yet."""
     alias = settings.index_name(kind)
@@ -118,7 +164,8 @@ def ensure_alias(es: Elasticsearch, settings: Settings, kind: str) -> str:
 
 
 def ensure_setup(settings: Settings | None = None) -> None:
-    """Roles, users, templates and aliases. Safe to run any number of times.
+    """Roles, users, templates, aliases, and the template's mapping on the live indices.
+    Safe to run any number of times.
 
     On the local node, roles and users are files written by ``esnode.start``; on an
     external cluster they are created here with ``MEDIAWATCH_ES_ADMIN_*`` credentials
@@ -131,6 +178,7 @@ def ensure_setup(settings: Settings | None = None) -> None:
     _ensure_templates(admin, settings)
     for kind in INDEX_KINDS:
         ensure_alias(admin, settings, kind)
+    _ensure_live_mappings(admin, settings)
 
 
 def switch_alias(es: Elasticsearch, settings: Settings, kind: str, new_index: str) -> list[str]:
