@@ -21,9 +21,10 @@ POST) when configured. Delivery state lives in the alert document itself
 whose webhook POST failed, or whose run crashed before posting, is found and
 sent again by the next run: never lost, and never dropped from the index. A run
 claims a pending delivery before posting it, with a compare-and-set update that
-adds ``webhook:sending:<UTC time>``: of two runs finding the same pending alert,
-only one posts it. A claim older than the sending lease (its run died
-mid-delivery) no longer holds the alert back.
+sets ``webhook_claimed_at`` (a date, cleared again when the run records the
+outcome): of two runs finding the same pending alert, only one posts it. A claim
+older than the sending lease (its run died mid-delivery) no longer holds the
+alert back.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ log = logging.getLogger(__name__)
 WEBHOOK_URL_ENV = "MEDIAWATCH_ALERT_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_ENV = "MEDIAWATCH_ALERT_WEBHOOK_TIMEOUT"
 WEBHOOK_PENDING = "webhook:pending"
-# Followed by the UTC time a run claimed the delivery; the alert stays pending until the POST succeeds.
-WEBHOOK_SENDING = "webhook:sending:"
+# When a run claimed the pending delivery (null when none holds it); the alert stays pending until the POST succeeds.
+WEBHOOK_CLAIMED_AT = "webhook_claimed_at"
+# Delivery bookkeeping in the alert document, left out of what the webhook receives.
+BOOKKEEPING_FIELDS = ("delivered_to", WEBHOOK_CLAIMED_AT)
 # A claimed delivery is left to its run for this many webhook timeouts: connecting, sending the
 # body and reading the answer may each take up to the timeout. After that, its run is presumed dead.
 SENDING_LEASE_TIMEOUTS = 3
@@ -156,7 +159,7 @@ def _baseline_outlet(es: Elasticsearch, index: str, candidate: dict) -> tuple[st
 
 def _post_webhook(channels: Channels, alert: dict) -> str | None:
     """POST the alert as JSON; None on a 2xx answer, else the reason it failed."""
-    payload = {key: value for key, value in alert.items() if key != "delivered_to"}  # our bookkeeping, not news
+    payload = {key: value for key, value in alert.items() if key not in BOOKKEEPING_FIELDS}
     request = urllib.request.Request(
         channels.webhook_url,
         data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
@@ -180,14 +183,10 @@ def _log_alert(alert: dict) -> None:
     )
 
 
-def _being_sent(delivered_to: list[str], lease_s: float) -> bool:
+def _being_sent(alert: dict, lease_s: float) -> bool:
     """Whether a run claimed this delivery less than ``lease_s`` ago (it may be posting right now)."""
-    now = datetime.now(timezone.utc)
-    return any(
-        (now - datetime.fromisoformat(value.removeprefix(WEBHOOK_SENDING))).total_seconds() < lease_s
-        for value in delivered_to
-        if value.startswith(WEBHOOK_SENDING)
-    )
+    claimed_at = alert.get(WEBHOOK_CLAIMED_AT)
+    return bool(claimed_at) and (datetime.now(timezone.utc) - datetime.fromisoformat(claimed_at)).total_seconds() < lease_s
 
 
 def deliver_pending_webhooks(settings: Settings, es: Elasticsearch, channels: Channels) -> int:
@@ -206,12 +205,11 @@ def deliver_pending_webhooks(settings: Settings, es: Elasticsearch, channels: Ch
     sent = 0
     for hit in result["hits"]["hits"]:
         alert = hit["_source"]
-        if _being_sent(alert["delivered_to"], SENDING_LEASE_TIMEOUTS * channels.webhook_timeout_s):
+        if _being_sent(alert, SENDING_LEASE_TIMEOUTS * channels.webhook_timeout_s):
             continue
-        waiting = [channel for channel in alert["delivered_to"] if not channel.startswith(WEBHOOK_SENDING)]
         try:  # compare-and-set: fails if any run changed the alert since this search
             claim = es.update(
-                index=index, id=hit["_id"], doc={"delivered_to": waiting + [WEBHOOK_SENDING + _now()]},
+                index=index, id=hit["_id"], doc={WEBHOOK_CLAIMED_AT: _now()},
                 if_seq_no=hit["_seq_no"], if_primary_term=hit["_primary_term"],
             )
         except ConflictError:
@@ -219,13 +217,13 @@ def deliver_pending_webhooks(settings: Settings, es: Elasticsearch, channels: Ch
         failure = _post_webhook(channels, alert)
         if failure:
             log.warning("webhook delivery of alert %s failed (%s); it stays pending for the next run", alert["id"], failure)
-            outcome = waiting
+            delivered_to = alert["delivered_to"]
         else:
-            outcome = [channel for channel in waiting if channel != WEBHOOK_PENDING] + ["webhook"]
+            delivered_to = [channel for channel in alert["delivered_to"] if channel != WEBHOOK_PENDING] + ["webhook"]
             sent += 1
-        try:
+        try:  # records the outcome and releases the claim, unless the alert changed since the claim
             es.update(
-                index=index, id=hit["_id"], doc={"delivered_to": outcome}, refresh=True,
+                index=index, id=hit["_id"], doc={"delivered_to": delivered_to, WEBHOOK_CLAIMED_AT: None}, refresh=True,
                 if_seq_no=claim["_seq_no"], if_primary_term=claim["_primary_term"],
             )
         except ConflictError:

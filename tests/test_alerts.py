@@ -25,8 +25,8 @@ from mediawatch.settings import PROJECT_ROOT
 from mediawatch.topics import load_topic
 from processors.alerts import (
     SENDING_LEASE_TIMEOUTS,
+    WEBHOOK_CLAIMED_AT,
     WEBHOOK_PENDING,
-    WEBHOOK_SENDING,
     WEBHOOK_TIMEOUT_ENV,
     WEBHOOK_URL_ENV,
     Channels,
@@ -211,9 +211,10 @@ def test_webhook_failure_is_kept_and_delivered_by_the_next_run(settings, seeds_a
     assert delivered["content_type"] == "application/json"
     assert delivered["json"]["id"] == pending["id"] and delivered["json"]["outlet"] == "republisher-sample.org"
     assert delivered["json"]["claim_id"] == CLAIM and delivered["json"]["passage"]
-    assert delivered["json"]["article_url"] == copy.url and "delivered_to" not in delivered["json"]
+    assert delivered["json"]["article_url"] == copy.url
+    assert "delivered_to" not in delivered["json"] and WEBHOOK_CLAIMED_AT not in delivered["json"]
     (done,) = [a for a in list_alerts(settings) if a["outlet"] == "republisher-sample.org"]
-    assert done["delivered_to"] == ["log", "webhook"]
+    assert done["delivered_to"] == ["log", "webhook"] and done[WEBHOOK_CLAIMED_AT] is None
 
     assert process_articles([copy], TOPIC, settings=settings).alerts == 0
     assert len(receiver.received) == 2  # never sent twice
@@ -245,6 +246,7 @@ def test_runs_racing_for_the_same_outlet_alert_and_deliver_once(settings, carryi
         assert [a["outlet"] for a in raised] == [outlet]
         (alert,) = [a for a in _documents_of(settings, TOPIC.name) if a["outlet"] == outlet]
         assert alert["baseline"] is False and alert["delivered_to"] == ["log", "webhook"]
+        assert alert[WEBHOOK_CLAIMED_AT] is None  # the claim was released
         assert [r["json"]["outlet"] for r in receiver.received].count(outlet) == 1
 
 
@@ -275,7 +277,7 @@ def test_a_delivery_claimed_by_a_run_that_died_is_sent_once_its_lease_is_over(
     claimed_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     es.update(
         index=settings.index_name("alerts"), id=seeds_alerted["id"], refresh=True,
-        doc={"delivered_to": ["log", WEBHOOK_PENDING, WEBHOOK_SENDING + claimed_at]},
+        doc={"delivered_to": ["log", WEBHOOK_PENDING], WEBHOOK_CLAIMED_AT: claimed_at},
     )
     assert deliver_pending_webhooks(settings, es, channels) == 0  # it may still be posting
     assert receiver.received == []
@@ -284,7 +286,7 @@ def test_a_delivery_claimed_by_a_run_that_died_is_sent_once_its_lease_is_over(
     assert deliver_pending_webhooks(settings, es, channels) == 1
     assert [r["json"]["id"] for r in receiver.received] == [seeds_alerted["id"]]
     (alert,) = list_alerts(settings)
-    assert alert["delivered_to"] == ["log", "webhook"]
+    assert alert["delivered_to"] == ["log", "webhook"] and alert[WEBHOOK_CLAIMED_AT] is None
 
 
 def test_alerts_command_lists_alerts(settings, seeds_alerted, capsys):

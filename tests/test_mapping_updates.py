@@ -43,18 +43,18 @@ def _live_properties(settings, kind: str) -> dict:
 
 def test_an_alerts_index_from_before_a_field_gets_it_and_takes_documents_using_it(settings):
     older = _template_mappings("alerts")
-    del older["properties"]["alerted_at"]
+    del older["properties"]["webhook_claimed_at"]
     _live_index_from(settings, "alerts", es_access.versioned_index(settings, "alerts"), older)
     writer = es_access.client("writer", settings)
     alias = settings.index_name("alerts")
-    document = {"id": "a1", "delivered_to": ["log", "webhook:pending"], "alerted_at": "2024-04-06T12:00:00.000+00:00"}
+    document = {"id": "a1", "delivered_to": ["log", "webhook:pending"], "webhook_claimed_at": "2024-04-06T12:00:00.000+00:00"}
     with pytest.raises(Exception, match="strict_dynamic_mapping_exception"):
         writer.index(index=alias, id="a1", document=document)  # what every deployment did before
 
     es_access.ensure_setup(settings)
-    assert _live_properties(settings, "alerts")["alerted_at"] == {"type": "date"}
+    assert _live_properties(settings, "alerts")["webhook_claimed_at"] == {"type": "date"}
     writer.index(index=alias, id="a1", document=document, refresh=True)
-    found = writer.search(index=alias, query={"range": {"alerted_at": {"lte": "2024-04-06T12:00:00Z"}}})
+    found = writer.search(index=alias, query={"range": {"webhook_claimed_at": {"lte": "2024-04-06T12:00:00Z"}}})
     assert [hit["_id"] for hit in found["hits"]["hits"]] == ["a1"]
 
     # Idempotent: a second setup changes nothing and raises nothing.
