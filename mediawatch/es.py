@@ -52,8 +52,9 @@ def template_body(kind: str) -> dict:
     return body
 
 
-def versioned_index(settings: Settings, kind: str, version: int | None = None) -> str:
-    return f"{settings.index_name(kind)}-v{version or template_body(kind)['version']}"
+def versioned_index(settings: Settings, kind: str) -> str:
+    """The index of the current template version behind ``kind``'s alias."""
+    return f"{settings.index_name(kind)}-v{template_body(kind)['version']}"
 
 
 def credentials_for(settings: Settings, role: Role) -> tuple[str, str]:
