@@ -87,8 +87,13 @@ def _langdetect_distribution(text: str) -> dict[str, float]:
     total = sum(merged.values())
     if not total:
         return {}
-    ranked = sorted(merged.items(), key=lambda item: item[1], reverse=True)
-    return {code: probability / total for code, probability in ranked if probability / total >= _MIN_REPORTED}
+    return _ranked({code: probability / total for code, probability in merged.items()})
+
+
+def _ranked(distribution: dict[str, float]) -> dict[str, float]:
+    """Best first, without the languages below ``_MIN_REPORTED``."""
+    ranked = sorted(distribution.items(), key=lambda item: item[1], reverse=True)
+    return {code: probability for code, probability in ranked if probability >= _MIN_REPORTED}
 
 
 @lru_cache(maxsize=None)
@@ -139,8 +144,7 @@ def _resolve_related_languages(text: str, distribution: dict[str, float]) -> dic
     resolved = {language: probability for language, probability in distribution.items() if language not in group}
     for language, weight in weights.items():
         resolved[language] = group_probability * weight / total_weight
-    ranked = sorted(resolved.items(), key=lambda item: item[1], reverse=True)
-    return {language: probability for language, probability in ranked if probability >= _MIN_REPORTED}
+    return _ranked(resolved)
 
 
 def detect_language(text: str, declared: str | None = None) -> tuple[str | None, float | None]:
